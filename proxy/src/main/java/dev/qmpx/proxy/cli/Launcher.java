@@ -1,0 +1,56 @@
+package dev.qmpx.proxy.cli;
+
+import dev.qmpx.proxy.demo.Demo;
+
+import java.io.IOException;
+
+/** Entry point of bin/qmpx: dispatches to a role. */
+public final class Launcher {
+    static final String HELP = """
+            Usage: qmpx ROLE [options]      (qmpx ROLE --help for a role's options)
+
+            Roles:
+              proxy    Share one QEMU QMP monitor among many clients (ids, events, limits).
+              demo     Start a real QEMU, the proxy and two clients, and show what the proxy does.
+
+            Environment: JAVA_HOME selects the JDK (25 or later); bin/qmpx finds one otherwise.
+            """;
+
+    private Launcher() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+            System.out.print(HELP);
+            return args.length == 0 ? 2 : 0;
+        }
+        String role = args[0];
+        String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
+        boolean help = rest.length > 0 && (rest[0].equals("--help") || rest[0].equals("-h"));
+        try {
+            return switch (role) {
+                case "proxy" -> help ? printed(ProxyOptions.HELP) : ProxyCommand.run(rest);
+                case "demo" -> help ? printed(Demo.HELP) : Demo.run(rest);
+                default -> throw new UsageException("unknown role '" + role + "'\n\n" + HELP);
+            };
+        } catch (UsageException e) {
+            System.err.println("qmpx " + role + ": " + e.getMessage());
+            return 2;
+        } catch (IOException e) {
+            System.err.println("qmpx " + role + ": " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
+    }
+
+    private static int printed(String text) {
+        System.out.print(text);
+        return 0;
+    }
+}

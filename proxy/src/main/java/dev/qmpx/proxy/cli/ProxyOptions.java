@@ -1,0 +1,101 @@
+package dev.qmpx.proxy.cli;
+
+import dev.qmpx.proxy.routing.GuestConfig;
+import dev.qmpx.qmp.json.JsonLimits;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The options of {@code qmpx proxy}. */
+record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> listenFds, String socketMode,
+                    boolean verbose) {
+
+    static final String HELP = """
+            Usage: qmpx proxy --qemu SOCKET (--listen PATH | --listen-fd N)... [options]
+
+            Owns the one QMP connection QEMU allows and serves any number of QMP clients on the
+            sockets it listens on. Each client gets QEMU's greeting and negotiates for itself; its
+            ids come back exactly as sent; every negotiated client receives every event.
+
+            Required:
+              --qemu SOCKET            QEMU's QMP socket (-qmp unix:SOCKET,server=on,wait=off).
+                                       The proxy retries until QEMU is there.
+              --listen PATH            Bind a unix socket for clients at PATH (repeatable).
+                                       A stale socket file is replaced; a live one is an error.
+              --listen-fd N            Accept clients on listening unix socket fd N, bound and
+                                       passed by the parent process (repeatable).
+
+            Options:
+              --guest NAME             Name used in logs (default: the QEMU socket's file name).
+              --socket-mode OCTAL      Permissions of --listen sockets (default 600: a monitor
+                                       client controls the guest, so only the owner may connect).
+              --reconnect              When QEMU goes away, wait for it to come back instead of
+                                       exiting; clients are disconnected and reconnect.
+              --max-in-flight N        Commands sent to QEMU and not yet answered (1-64, default 8).
+              --max-message-bytes N    Largest client message (default 1048576). Larger input is
+                                       answered "JSON token size limit exceeded", as QEMU does.
+              --max-nesting N          Deepest client nesting (1-4096, default 1024, QEMU's own).
+              --client-output-limit N  Bytes queued for a client that does not read before it is
+                                       disconnected (default 8388608).
+              --client-queue-limit N   A client's unanswered commands before the proxy stops
+                                       reading from it (default 64).
+              --verbose                Log every frame with the client it belongs to.
+              -h, --help               This text.
+
+            Exit status: 0 after SIGTERM, 2 for bad options or sockets, 3 when QEMU went away
+            (after quit, a crash or a kill) and --reconnect was not given.
+            """;
+
+    static ProxyOptions parse(String[] args) throws UsageException {
+        Arguments a = new Arguments(args);
+        Path qemu = null;
+        String name = null;
+        boolean reconnect = false;
+        boolean verbose = false;
+        int maxInFlight = GuestConfig.DEFAULT_MAX_IN_FLIGHT;
+        int maxMessage = JsonLimits.CLIENT_DEFAULT.maxMessageBytes();
+        int maxNesting = JsonLimits.CLIENT_DEFAULT.maxNesting();
+        long outputLimit = GuestConfig.DEFAULT_CLIENT_OUTPUT_LIMIT;
+        int queueLimit = GuestConfig.DEFAULT_CLIENT_QUEUE_LIMIT;
+        String socketMode = "600";
+        List<Path> paths = new ArrayList<>();
+        List<Integer> fds = new ArrayList<>();
+        while (a.hasNext()) {
+            String option = a.next();
+            switch (option) {
+                case "--qemu" -> qemu = Path.of(a.value(option));
+                case "--listen" -> paths.add(Path.of(a.value(option)).toAbsolutePath());
+                case "--listen-fd" -> fds.add(a.intValue(option, 0, Integer.MAX_VALUE));
+                case "--guest" -> name = a.value(option);
+                case "--socket-mode" -> {
+                    socketMode = a.value(option);
+                    if (!socketMode.matches("[0-7]{3}")) {
+                        throw new UsageException("--socket-mode needs three octal digits such as 600 or 660, got '"
+                                + socketMode + "'");
+                    }
+                }
+                case "--reconnect" -> reconnect = true;
+                case "--max-in-flight" -> maxInFlight = a.intValue(option, 1, 64);
+                case "--max-message-bytes" -> maxMessage = a.intValue(option, 64, Integer.MAX_VALUE - 8);
+                case "--max-nesting" -> maxNesting = a.intValue(option, 1, JsonLimits.NESTING_CEILING);
+                case "--client-output-limit" -> outputLimit = a.longValue(option, 65536);
+                case "--client-queue-limit" -> queueLimit = a.intValue(option, 1, 1 << 20);
+                case "--verbose" -> verbose = true;
+                default -> throw new UsageException("unknown option '" + option + "' (see qmpx proxy --help)");
+            }
+        }
+        if (qemu == null) {
+            throw new UsageException("--qemu SOCKET is required (see qmpx proxy --help)");
+        }
+        if (paths.isEmpty() && fds.isEmpty()) {
+            throw new UsageException("at least one --listen PATH or --listen-fd N is required");
+        }
+        if (name == null) {
+            name = qemu.getFileName().toString().replaceFirst("\\.sock$", "");
+        }
+        GuestConfig guest = new GuestConfig(name, qemu, reconnect, maxInFlight,
+                new JsonLimits(maxMessage, maxNesting), outputLimit, queueLimit);
+        return new ProxyOptions(guest, paths, fds, socketMode, verbose);
+    }
+}

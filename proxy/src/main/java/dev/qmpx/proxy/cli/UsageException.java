@@ -1,0 +1,8 @@
+package dev.qmpx.proxy.cli;
+
+/** Bad command-line input: the message says what and how to fix it; exit status 2. */
+public final class UsageException extends Exception {
+    public UsageException(String message) {
+        super(message);
+    }
+}

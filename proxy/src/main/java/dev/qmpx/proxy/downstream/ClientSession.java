@@ -1,0 +1,266 @@
+package dev.qmpx.proxy.downstream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.qmpx.proxy.routing.Guest;
+import dev.qmpx.proxy.routing.Outgoing;
+import dev.qmpx.qmp.json.JsonStreamer;
+import dev.qmpx.qmp.message.ClientCommand;
+import dev.qmpx.qmp.message.ClientInput;
+import dev.qmpx.qmp.message.ErrorClass;
+import dev.qmpx.qmp.message.QmpError;
+import dev.qmpx.qmp.message.QmpRequests;
+import dev.qmpx.qmp.message.QmpWire;
+import dev.qmpx.qmp.message.RejectedInput;
+import dev.qmpx.qmp.message.UpstreamEncoding;
+
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One client's QMP session: its own capabilities negotiation, its reply order, its queue of commands
+ * waiting for the upstream. Confined to the guest's loop thread (THREADS.md).
+ */
+public final class ClientSession {
+    private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
+    private static final AtomicLong SERIALS = new AtomicLong();
+
+    private final long serial = SERIALS.incrementAndGet();
+    private final Guest guest;
+    private final ClientTransport transport;
+    private final JsonStreamer streamer;
+    private final ArrayDeque<ReplySlot> replies = new ArrayDeque<>();
+    private final ArrayDeque<Outgoing> queued = new ArrayDeque<>();
+    private boolean greeted;
+    private boolean negotiated;
+    private boolean oobEnabled;
+    private boolean closed;
+    private boolean readingPaused;
+    /** Whether the session is in the guest's round-robin ring of sessions with queued commands. */
+    private boolean scheduled;
+
+    public ClientSession(Guest guest, ClientTransport transport) {
+        this.guest = guest;
+        this.transport = transport;
+        this.streamer = new JsonStreamer(guest.config().clientLimits(), true, this::onItem);
+    }
+
+    public String name() {
+        return "client#" + serial;
+    }
+
+    public ClientTransport transport() {
+        return transport;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Sends QEMU's greeting and starts reading the client's input. */
+    public void greet(byte[] greetingLine) {
+        if (closed || greeted) {
+            return;
+        }
+        greeted = true;
+        transport.send(greetingLine);
+        transport.setReading(true);
+    }
+
+    /** Bytes from the client, in order. */
+    public void feed(byte[] buffer, int offset, int length) {
+        streamer.feed(buffer, offset, length);
+    }
+
+    /**
+     * Descriptors that arrived with the client's input. Nothing consumes them yet, so they are
+     * closed, as QEMU closes an fd no getfd/add-fd takes.
+     */
+    public void onFds(FileDescriptor[] fds) {
+        for (FileDescriptor fd : fds) {
+            try {
+                new FileInputStream(fd).close();
+            } catch (IOException e) {
+                LOG.log(Level.FINE, "closing a received fd", e);
+            }
+        }
+        LOG.info(name() + ": closed " + fds.length + " fd(s) that no command consumed");
+    }
+
+    /** An event line from QEMU; only negotiated clients receive events, as with QEMU itself. */
+    public void deliverEvent(byte[] line) {
+        if (negotiated && !closed) {
+            transport.send(line);
+        }
+    }
+
+    private void onItem(JsonStreamer.Item item) {
+        if (closed) {
+            return;
+        }
+        ClientInput input = QmpRequests.read(item, oobEnabled);
+        if (LOG.isLoggable(Level.FINE)) {
+            LOG.fine(name() + " -> " + describe(item));
+        }
+        switch (input) {
+            case RejectedInput rejected -> answer(QmpWire.errorLine(rejected.rawId(), rejected.error()));
+            case ClientCommand command -> handle(command);
+        }
+        if (replies.size() >= guest.config().clientQueueLimit() && !readingPaused) {
+            readingPaused = true;
+            transport.setReading(false);
+        }
+    }
+
+    private void handle(ClientCommand command) {
+        if (command.name().equals("qmp_capabilities")) {
+            negotiate(command);
+            return;
+        }
+        if (!negotiated) {
+            answer(QmpWire.errorLine(command.rawId(), new QmpError(ErrorClass.CommandNotFound,
+                    "Expecting capabilities negotiation with 'qmp_capabilities'")));
+            return;
+        }
+        if (command.outOfBand() && !OutOfBand.allows(command.name())) {
+            answer(QmpWire.errorLine(command.rawId(),
+                    QmpError.generic("The command " + command.name() + " does not support OOB")));
+            return;
+        }
+        ReplySlot slot = new ReplySlot(this, command.rawId());
+        replies.add(slot);
+        queued.add(new Outgoing(command.name(), UpstreamEncoding.prefix(command), slot));
+        guest.submit(this);
+    }
+
+    /** Answers qmp_capabilities locally with QEMU's checks and texts; QEMU's own was negotiated once. */
+    private void negotiate(ClientCommand command) {
+        QmpError invalid = checkCapabilitiesArguments(command.arguments());
+        if (invalid != null) {
+            answer(QmpWire.errorLine(command.rawId(), invalid));
+        } else if (negotiated) {
+            answer(QmpWire.errorLine(command.rawId(), new QmpError(ErrorClass.CommandNotFound,
+                    "Capabilities negotiation is already complete, command ignored")));
+        } else {
+            negotiated = true;
+            JsonNode enable = command.arguments().get("enable");
+            oobEnabled = enable != null && !enable.isEmpty();
+            answer(QmpWire.returnLine(command.rawId(), "{}"));
+        }
+    }
+
+    private static QmpError checkCapabilitiesArguments(com.fasterxml.jackson.databind.node.ObjectNode arguments) {
+        for (Iterator<String> names = arguments.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!name.equals("enable")) {
+                return QmpError.generic("Parameter '" + name + "' is unexpected");
+            }
+        }
+        JsonNode enable = arguments.get("enable");
+        if (enable == null) {
+            return null;
+        }
+        if (!enable.isArray()) {
+            return QmpError.generic("Invalid parameter type for 'enable', expected: array");
+        }
+        for (int i = 0; i < enable.size(); i++) {
+            JsonNode capability = enable.get(i);
+            if (!capability.isTextual()) {
+                return QmpError.generic("Invalid parameter type for 'enable[" + i + "]', expected: string");
+            }
+            if (!capability.textValue().equals("oob")) {
+                // QEMU 7.2's wording, parameter name included (qemu-facts §4).
+                return QmpError.generic("Parameter 'null' does not accept value '" + capability.textValue() + "'");
+            }
+        }
+        return null;
+    }
+
+    private void answer(byte[] line) {
+        replies.add(ReplySlot.answered(this, line));
+        flushReplies();
+    }
+
+    /** Sends every answer that is complete and has no unanswered command before it. */
+    void flushReplies() {
+        if (closed) {
+            if (LOG.isLoggable(Level.FINE)) {
+                LOG.fine(name() + ": reply for a departed client dropped");
+            }
+            return;
+        }
+        while (!replies.isEmpty() && replies.peek().line() != null) {
+            byte[] line = replies.poll().line();
+            if (LOG.isLoggable(Level.FINE)) {
+                LOG.fine(name() + " <- " + new String(line, StandardCharsets.UTF_8).strip());
+            }
+            transport.send(line);
+            if (closed) {
+                return;
+            }
+        }
+        if (readingPaused && replies.size() < guest.config().clientQueueLimit()) {
+            readingPaused = false;
+            transport.setReading(true);
+        }
+    }
+
+    // --- the guest's round-robin dispatch (loop thread) ---
+
+    public boolean isScheduled() {
+        return scheduled;
+    }
+
+    public void setScheduled(boolean scheduled) {
+        this.scheduled = scheduled;
+    }
+
+    public Outgoing peekQueued() {
+        return queued.peek();
+    }
+
+    public Outgoing pollQueued() {
+        return queued.poll();
+    }
+
+    public boolean hasQueued() {
+        return !queued.isEmpty();
+    }
+
+    /** QEMU went away: fail what waits, tell the client with an error line, then close. */
+    public void upstreamLost(String reason) {
+        QmpError error = QmpError.generic("qmpx: connection to QEMU lost: " + reason);
+        Outgoing waiting;
+        while ((waiting = queued.poll()) != null) {
+            waiting.handler().onAbandoned(error);
+        }
+        if (!closed && greeted) {
+            transport.send(QmpWire.errorLine(null, error));
+        }
+        transport.close("connection to QEMU lost");
+    }
+
+    /** The transport closed: drop what the client had queued; late replies are dropped on arrival. */
+    public void closed(String reason) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        queued.clear();
+        replies.clear();
+        guest.detach(this, reason);
+    }
+
+    private static String describe(JsonStreamer.Item item) {
+        return switch (item) {
+            case JsonStreamer.Parsed p -> new String(p.message().text(), StandardCharsets.UTF_8);
+            case JsonStreamer.Failed f -> "(malformed: " + f.desc() + ")";
+        };
+    }
+}

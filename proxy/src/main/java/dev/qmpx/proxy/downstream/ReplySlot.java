@@ -1,0 +1,44 @@
+package dev.qmpx.proxy.downstream;
+
+import dev.qmpx.proxy.routing.ReplyHandler;
+import dev.qmpx.qmp.json.JsonMessage;
+import dev.qmpx.qmp.message.QmpError;
+import dev.qmpx.qmp.message.QmpWire;
+
+/**
+ * A client's place in its own reply order. QEMU answers a monitor's commands in the order it read
+ * them, including its answers to malformed input; the proxy answers some input itself, so each
+ * answer waits in its slot until every earlier one has gone out.
+ */
+final class ReplySlot implements ReplyHandler {
+    private final ClientSession session;
+    private final byte[] rawId;
+    private byte[] line;
+
+    ReplySlot(ClientSession session, byte[] rawId) {
+        this.session = session;
+        this.rawId = rawId;
+    }
+
+    static ReplySlot answered(ClientSession session, byte[] line) {
+        ReplySlot slot = new ReplySlot(session, null);
+        slot.line = line;
+        return slot;
+    }
+
+    byte[] line() {
+        return line;
+    }
+
+    @Override
+    public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
+        line = QmpWire.replyLine(reply, proxyId, rawId);
+        session.flushReplies();
+    }
+
+    @Override
+    public void onAbandoned(QmpError reason) {
+        line = QmpWire.errorLine(rawId, reason);
+        session.flushReplies();
+    }
+}

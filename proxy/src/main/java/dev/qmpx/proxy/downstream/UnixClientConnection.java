@@ -1,0 +1,190 @@
+package dev.qmpx.proxy.downstream;
+
+import dev.qmpx.proxy.loop.EventLoop;
+import dev.qmpx.proxy.routing.Guest;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * A client on a unix socket: non-blocking reads (bytes and SCM_RIGHTS fds) and writes with a
+ * bounded output queue. Confined to the guest's loop thread.
+ */
+public final class UnixClientConnection implements ClientTransport, EventLoop.Handler {
+    private static final Logger LOG = Logger.getLogger(UnixClientConnection.class.getName());
+    /** Reads per readiness event, so one flooding client cannot monopolise the loop. */
+    private static final int READS_PER_TURN = 8;
+    /** Room for the SCM_RIGHTS control message (junixsocket's minimum is 256 bytes). */
+    private static final int ANCILLARY_BUFFER = 1024;
+
+    private final AFUNIXSocketChannel channel;
+    private final ByteBuffer readBuffer;
+    private final long outputLimit;
+    private final String description;
+    private final ArrayDeque<ByteBuffer> output = new ArrayDeque<>();
+    private long outputBytes;
+    private EventLoop.Registration registration;
+    private ClientSession session;
+    private boolean reading;
+    private boolean closed;
+
+    private UnixClientConnection(AFUNIXSocketChannel channel, ByteBuffer readBuffer, long outputLimit,
+                                 String description) {
+        this.channel = channel;
+        this.readBuffer = readBuffer;
+        this.outputLimit = outputLimit;
+        this.description = description;
+    }
+
+    /**
+     * Takes over an accepted channel and attaches it to the guest.
+     *
+     * @param readBuffer the loop's shared read buffer (one thread uses it at a time)
+     */
+    public static void accept(AFUNIXSocketChannel channel, Guest guest, String listenerName, ByteBuffer readBuffer)
+            throws IOException {
+        channel.configureBlocking(false);
+        channel.socket().setAncillaryReceiveBufferSize(ANCILLARY_BUFFER);
+        UnixClientConnection connection = new UnixClientConnection(channel, readBuffer,
+                guest.config().clientOutputLimit(), peer(channel) + ", listener " + listenerName);
+        connection.registration = guest.loop().register(channel, 0, connection);
+        connection.session = guest.attach(connection);
+    }
+
+    private static String peer(AFUNIXSocketChannel channel) {
+        try {
+            AFUNIXSocketCredentials credentials = channel.getPeerCredentials();
+            return "pid=" + credentials.getPid() + " uid=" + credentials.getUid() + " gid=" + credentials.getGid();
+        } catch (IOException e) {
+            return "peer credentials unavailable";
+        }
+    }
+
+    @Override
+    public String describe() {
+        return description;
+    }
+
+    @Override
+    public void ready(int ready) {
+        if ((ready & EventLoop.WRITE) != 0 && !closed) {
+            flush();
+        }
+        if ((ready & EventLoop.READ) != 0 && !closed) {
+            if (reading) {
+                read();
+            } else {
+                // Not reading (back-pressure or no greeting yet), so this is a hang-up: the
+                // client is gone and its unread input goes with it, as with QEMU.
+                close("client hung up");
+            }
+        }
+    }
+
+    @Override
+    public void failed(Exception e) {
+        LOG.log(Level.WARNING, "client connection failed (" + description + ")", e);
+        close("error: " + e);
+    }
+
+    private void read() {
+        for (int turn = 0; turn < READS_PER_TURN && reading && !closed; turn++) {
+            readBuffer.clear();
+            int n;
+            try {
+                n = channel.read(readBuffer);
+                FileDescriptor[] fds = channel.getReceivedFileDescriptors();
+                if (fds.length > 0) {
+                    session.onFds(fds);
+                }
+            } catch (IOException e) {
+                close("read failed: " + e.getMessage());
+                return;
+            }
+            if (n < 0) {
+                close("client closed the connection");
+                return;
+            }
+            if (n == 0) {
+                return;
+            }
+            session.feed(readBuffer.array(), readBuffer.arrayOffset(), n);
+        }
+    }
+
+    @Override
+    public void send(byte[] line) {
+        if (closed) {
+            return;
+        }
+        ByteBuffer buffer = ByteBuffer.wrap(line);
+        try {
+            if (output.isEmpty()) {
+                channel.write(buffer);
+                if (!buffer.hasRemaining()) {
+                    return;
+                }
+                registration.interest(registration.interest() | EventLoop.WRITE);
+            }
+            output.add(buffer);
+            outputBytes += buffer.remaining();
+            if (outputBytes > outputLimit) {
+                LOG.warning("disconnecting a client that does not read its replies: " + outputBytes
+                        + " bytes pending, limit " + outputLimit + " (" + description + ")");
+                close("output limit exceeded: " + outputBytes + " bytes pending");
+            }
+        } catch (IOException e) {
+            close("write failed: " + e.getMessage());
+        }
+    }
+
+    private void flush() {
+        try {
+            while (!output.isEmpty()) {
+                ByteBuffer head = output.peek();
+                int before = head.remaining();
+                channel.write(head);
+                outputBytes -= before - head.remaining();
+                if (head.hasRemaining()) {
+                    return;
+                }
+                output.poll();
+            }
+            registration.interest(registration.interest() & ~EventLoop.WRITE);
+        } catch (IOException e) {
+            close("write failed: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void setReading(boolean reading) {
+        if (closed) {
+            return;
+        }
+        this.reading = reading;
+        int ops = registration.interest();
+        registration.interest(reading ? ops | EventLoop.READ : ops & ~EventLoop.READ);
+    }
+
+    @Override
+    public void close(String reason) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        registration.cancel();
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "closing client socket", e);
+        }
+        output.clear();
+        session.closed(reason);
+    }
+}

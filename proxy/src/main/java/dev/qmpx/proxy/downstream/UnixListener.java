@@ -1,0 +1,138 @@
+package dev.qmpx.proxy.downstream;
+
+import dev.qmpx.proxy.loop.EventLoop;
+import dev.qmpx.proxy.routing.Guest;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/** A listening unix socket whose clients become sessions of one guest. Runs on the guest's loop. */
+public final class UnixListener implements EventLoop.Handler {
+    private static final Logger LOG = Logger.getLogger(UnixListener.class.getName());
+
+    private final AFUNIXServerSocketChannel server;
+    private final String name;
+    private final Path ownedPath;
+    private Guest guest;
+    private ByteBuffer readBuffer;
+
+    private UnixListener(AFUNIXServerSocketChannel server, String name, Path ownedPath) {
+        this.server = server;
+        this.name = name;
+        this.ownedPath = ownedPath;
+    }
+
+    /**
+     * Binds a socket at path with the given permissions. A stale socket file (nobody accepting) is
+     * replaced; a live one, or any other file, is an error.
+     */
+    public static UnixListener bind(Path path, Set<PosixFilePermission> mode) throws IOException {
+        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            if (!isSocket(path)) {
+                throw new IOException(path + " exists and is not a socket");
+            }
+            if (isLive(path)) {
+                throw new IOException(path + " is in use: another process accepts connections on it");
+            }
+            Files.delete(path);
+        }
+        AFUNIXServerSocketChannel server = AFUNIXServerSocketChannel.open();
+        server.bind(AFUNIXSocketAddress.of(path));
+        Files.setPosixFilePermissions(path, mode);
+        return new UnixListener(server, path.toString(), path);
+    }
+
+    /** Adopts a listening socket inherited as file descriptor n (bound by the parent process). */
+    public static UnixListener inherit(int fd) throws IOException {
+        AFUNIXServerSocket socket;
+        try {
+            socket = FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocket.class);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("fd " + fd + " is not an open listening unix socket: " + e.getMessage(), e);
+        }
+        if (!socket.isBound()) {
+            throw new IOException("fd " + fd + " is not a bound listening unix socket");
+        }
+        return new UnixListener(socket.getChannel(), "fd " + fd, null);
+    }
+
+    private static boolean isSocket(Path path) throws IOException {
+        return Files.readAttributes(path, "unix:mode", LinkOption.NOFOLLOW_LINKS).get("mode") instanceof Integer mode
+                && (mode & 0170000) == 0140000;
+    }
+
+    private static boolean isLive(Path path) {
+        try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open(AFUNIXSocketAddress.of(path))) {
+            return probe.isConnected();
+        } catch (IOException refusedOrGone) {
+            return false;
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Starts accepting for the guest; call on the guest's loop thread. */
+    public void register(Guest target, ByteBuffer sharedReadBuffer) throws IOException {
+        this.guest = target;
+        this.readBuffer = sharedReadBuffer;
+        server.configureBlocking(false);
+        target.loop().register(server, EventLoop.READ, this);
+        LOG.info(target.config().name() + ": accepting clients on " + name);
+    }
+
+    @Override
+    public void ready(int ready) throws IOException {
+        AFUNIXSocketChannel client;
+        while ((client = server.accept()) != null) {
+            try {
+                UnixClientConnection.accept(client, guest, name, readBuffer);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "could not set up a client on " + name, e);
+                client.close();
+            }
+        }
+    }
+
+    @Override
+    public void failed(Exception e) {
+        // accept() failures such as EMFILE are transient: log and keep the listener.
+        LOG.log(Level.WARNING, "accept on " + name + " failed", e);
+    }
+
+    /** Closes the socket and removes the file this process created; any thread, at exit. */
+    public void close() {
+        try {
+            server.close();
+            if (ownedPath != null) {
+                Files.deleteIfExists(ownedPath);
+            }
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "closing listener " + name, e);
+        }
+    }
+
+    public static Set<PosixFilePermission> mode(String octal) {
+        int bits = Integer.parseInt(octal, 8);
+        StringBuilder rwx = new StringBuilder();
+        String letters = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++) {
+            rwx.append((bits & (1 << (8 - i))) != 0 ? letters.charAt(i) : '-');
+        }
+        return PosixFilePermissions.fromString(rwx.toString());
+    }
+}

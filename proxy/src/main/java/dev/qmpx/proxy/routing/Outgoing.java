@@ -1,0 +1,22 @@
+package dev.qmpx.proxy.routing;
+
+import java.io.FileDescriptor;
+
+/**
+ * A command on its way to QEMU.
+ *
+ * @param name the command name, for logs
+ * @param prefix the encoded command up to its closing brace (see UpstreamEncoding)
+ * @param fds descriptors to pass in the same sendmsg, or an empty array
+ */
+public record Outgoing(String name, byte[] prefix, FileDescriptor[] fds, ReplyHandler handler) {
+    private static final FileDescriptor[] NONE = new FileDescriptor[0];
+
+    public Outgoing(String name, byte[] prefix, ReplyHandler handler) {
+        this(name, prefix, NONE, handler);
+    }
+
+    public boolean carriesFds() {
+        return fds.length > 0;
+    }
+}
