@@ -125,6 +125,12 @@ public final class QmpClient implements Closeable {
         partial.write(buffer, start, n - start);
     }
 
+    /** Sends text and returns the very next line, whatever it is. */
+    public String readLineAfter(String text, Duration timeout) throws IOException {
+        send(text);
+        return readLine(timeout);
+    }
+
     /** Sends a command and returns the first line that is not an event; events are kept. */
     public String execute(String command, Duration timeout) throws IOException {
         send(command);

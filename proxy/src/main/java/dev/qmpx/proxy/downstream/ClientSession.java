@@ -190,9 +190,7 @@ public final class ClientSession {
     /** Sends every answer that is complete and has no unanswered command before it. */
     void flushReplies() {
         if (closed) {
-            if (LOG.isLoggable(Level.FINE)) {
-                LOG.fine(name() + ": reply for a departed client dropped");
-            }
+            LOG.info(name() + ": reply for a departed client dropped");
             return;
         }
         while (!replies.isEmpty() && replies.peek().line() != null) {

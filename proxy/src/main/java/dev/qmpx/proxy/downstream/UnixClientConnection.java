@@ -54,7 +54,8 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
         UnixClientConnection connection = new UnixClientConnection(channel, readBuffer,
                 guest.config().clientOutputLimit(), peer(channel) + ", listener " + listenerName);
         connection.registration = guest.loop().register(channel, 0, connection);
-        connection.session = guest.attach(connection);
+        connection.session = new ClientSession(guest, connection);
+        guest.attach(connection.session);
     }
 
     private static String peer(AFUNIXSocketChannel channel) {
@@ -104,7 +105,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
                     session.onFds(fds);
                 }
             } catch (IOException e) {
-                close("read failed: " + e.getMessage());
+                close("read failed: " + reason(e));
                 return;
             }
             if (n < 0) {
@@ -140,7 +141,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
                 close("output limit exceeded: " + outputBytes + " bytes pending");
             }
         } catch (IOException e) {
-            close("write failed: " + e.getMessage());
+            close("write failed: " + reason(e));
         }
     }
 
@@ -158,8 +159,12 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
             }
             registration.interest(registration.interest() & ~EventLoop.WRITE);
         } catch (IOException e) {
-            close("write failed: " + e.getMessage());
+            close("write failed: " + reason(e));
         }
+    }
+
+    private static String reason(IOException e) {
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName() + " (peer gone)";
     }
 
     @Override

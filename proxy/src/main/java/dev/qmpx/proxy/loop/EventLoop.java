@@ -70,7 +70,11 @@ public final class EventLoop implements Executor {
             }
         }
 
-        /** Stops watching the socket; call before closing it. */
+        /**
+         * Stops watching the socket; call before closing it. junixsocket closes a socket itself
+         * when a write fails, so the removal may find the fd gone (EBADF): the kernel has then
+         * already dropped it from the epoll set.
+         */
         public void cancel() {
             if (cancelled) {
                 return;

@@ -1,7 +1,6 @@
 package dev.qmpx.proxy.routing;
 
 import dev.qmpx.proxy.downstream.ClientSession;
-import dev.qmpx.proxy.downstream.ClientTransport;
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.upstream.UpstreamLink;
 import dev.qmpx.qmp.json.JsonMessage;
@@ -97,15 +96,13 @@ public final class Guest implements UpstreamLink.Listener {
 
     // --- clients ---
 
-    /** A new client connection; it is greeted once QEMU's greeting is known. */
-    public ClientSession attach(ClientTransport transport) {
-        ClientSession session = new ClientSession(this, transport);
+    /** A new client session; it is greeted once QEMU's greeting is known. */
+    public void attach(ClientSession session) {
         sessions.add(session);
-        LOG.info(config.name() + ": " + session.name() + " connected (" + transport.describe() + ")");
+        LOG.info(config.name() + ": " + session.name() + " connected (" + session.transport().describe() + ")");
         if (state == State.READY) {
             session.greet(greetingLine);
         }
-        return session;
     }
 
     public void detach(ClientSession session, String reason) {

@@ -227,8 +227,17 @@ final class JsonParser {
 
     /** Decodes a string token; the token includes its quotes. */
     private String string(int t) throws SyntaxError {
-        int i = start(t) + 1;
-        int stop = end(t) - 1;
+        return decodeString(start(t), end(t));
+    }
+
+    /** Decodes the quoted string at text[start, end) (quotes included), which the lexer accepted. */
+    static String decodeString(byte[] text, int start, int end) throws SyntaxError {
+        return new JsonParser(text, new int[0], 0, false).decodeString(start, end);
+    }
+
+    private String decodeString(int start, int end) throws SyntaxError {
+        int i = start + 1;
+        int stop = end - 1;
         StringBuilder out = new StringBuilder(stop - i);
         while (i < stop) {
             int c = text[i] & 0xFF;

@@ -42,6 +42,60 @@ public final class QemuJson {
         return out.append('"').toString();
     }
 
+    /**
+     * A raw JSON value as a client may echo it back: single-quoted strings (a QEMU extension the
+     * client may have used) become double-quoted as QEMU would print them; everything else, and any
+     * value without single quotes, is returned byte for byte.
+     */
+    public static byte[] withDoubleQuotes(byte[] value) {
+        if (!contains(value, (byte) '\'')) {
+            return value;
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(value.length + 8);
+        int i = 0;
+        while (i < value.length) {
+            byte b = value[i];
+            if (b == '"' || b == '\'') {
+                int end = stringEnd(value, i);
+                if (b == '"') {
+                    out.write(value, i, end - i);
+                } else {
+                    try {
+                        out.writeBytes(quote(JsonParser.decodeString(value, i, end)).getBytes(StandardCharsets.US_ASCII));
+                    } catch (JsonParser.SyntaxError e) {
+                        throw new IllegalArgumentException("not a parsed JSON value: " + e.getMessage(), e);
+                    }
+                }
+                i = end;
+            } else {
+                out.write(b);
+                i++;
+            }
+        }
+        return out.toByteArray();
+    }
+
+    private static int stringEnd(byte[] value, int start) {
+        byte quote = value[start];
+        for (int i = start + 1; i < value.length; i++) {
+            if (value[i] == '\\') {
+                i++;
+            } else if (value[i] == quote) {
+                return i + 1;
+            }
+        }
+        return value.length;
+    }
+
+    private static boolean contains(byte[] value, byte wanted) {
+        for (byte b : value) {
+            if (b == wanted) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Decodes UTF-8, replacing what is not valid with U+FFFD, as QEMU does when it prints bad input. */
     static String decodeLenient(byte[] bytes) {
         CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.qmp.json.JsonMessage;
 import dev.qmpx.qmp.json.JsonStreamer;
+import dev.qmpx.qmp.json.QemuJson;
 
 import java.util.Iterator;
 import java.util.Map;
@@ -30,7 +31,7 @@ public final class QmpRequests {
             return new RejectedInput(null, QmpError.generic("QMP input must be a JSON object"));
         }
         JsonMessage.Member idMember = message.member("id");
-        byte[] rawId = idMember == null ? null : message.valueBytes(idMember);
+        byte[] rawId = idMember == null ? null : QemuJson.withDoubleQuotes(message.valueBytes(idMember));
         String execKey = null;
         for (Iterator<Map.Entry<String, JsonNode>> it = object.properties().iterator(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> member = it.next();

@@ -1,0 +1,89 @@
+package dev.qmpx.it;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** The real {@code bin/qmpx proxy}, as its own process, with its log in a file. */
+final class ProxyProcess implements AutoCloseable {
+    static final Path HOME = Path.of(System.getProperty("qmpx.home", "..")).toAbsolutePath().normalize();
+
+    final Process process;
+    final Path log;
+
+    private ProxyProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    /** Starts {@code bin/qmpx proxy ARGS} and waits until every listener accepts. */
+    static ProxyProcess start(Path log, List<String> args) throws IOException {
+        return start(log, args, null);
+    }
+
+    static ProxyProcess start(Path log, List<String> args, List<String> wrapper) throws IOException {
+        List<String> command = new ArrayList<>();
+        if (wrapper != null) {
+            command.addAll(wrapper);
+        }
+        command.add(HOME.resolve("bin/qmpx").toString());
+        command.add("proxy");
+        command.addAll(args);
+        Process process = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        ProxyProcess proxy = new ProxyProcess(process, log);
+        long listeners = args.stream().filter(a -> a.equals("--listen") || a.equals("--listen-fd")).count();
+        // The proxy logs this once a listener accepts; the socket file alone appears before listen().
+        Await.until(listeners + " listeners accepting", Duration.ofSeconds(30),
+                () -> !process.isAlive() || proxy.log().split("accepting clients on", -1).length - 1 >= listeners);
+        if (!process.isAlive()) {
+            throw new IOException("proxy exited with " + process.exitValue() + ":\n" + proxy.log());
+        }
+        return proxy;
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    String log() {
+        try {
+            return Files.exists(log) ? Files.readString(log) : "";
+        } catch (IOException e) {
+            return "(log unreadable: " + e + ")";
+        }
+    }
+
+    void awaitLog(String text, Duration timeout) {
+        Await.until("proxy log line containing '" + text + "'", timeout, () -> log().contains(text));
+    }
+
+    int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("proxy did not exit within " + timeout.toMillis() + " ms; log:\n" + log());
+        }
+        return process.exitValue();
+    }
+
+    /** Open file descriptors of the proxy process. */
+    int fdCount() throws IOException {
+        try (var fds = Files.list(Path.of("/proc/" + pid() + "/fd"))) {
+            return (int) fds.count();
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
