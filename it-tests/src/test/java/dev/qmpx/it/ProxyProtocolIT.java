@@ -87,6 +87,7 @@ class ProxyProtocolIT {
         try (QmpClient direct = guest.directClient(); QmpClient proxied = guest.client()) {
             for (String input : inputs) {
                 List<String> expected = answersUntilSentinel(direct, input);
+                assertFalse(expected.isEmpty(), "QEMU answers " + abbreviate(input));
                 List<String> actual = answersUntilSentinel(proxied, input);
                 assertEquals(expected, actual, "answers to " + abbreviate(input));
             }
@@ -173,6 +174,49 @@ class ProxyProtocolIT {
             a.send("{\"execute\": \"cont\", \"id\": \"c1\"}");
             assertTrue(a.readLine(TIMEOUT).contains("\"event\": \"RESUME\""));
             assertEquals("{\"return\": {}, \"id\": \"c1\"}", a.readLine(TIMEOUT));
+        }
+    }
+
+    @Test
+    void outOfBandCommandsAreAnsweredAsQemuAnswersThem() throws IOException {
+        try (QmpClient proxied = QmpClient.connect(guest.listen, TIMEOUT);
+             QmpClient direct = QmpClient.connect(guest.direct, TIMEOUT)) {
+            String enable = "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}";
+            assertEquals(direct.execute(enable, TIMEOUT), proxied.execute(enable, TIMEOUT));
+            for (String command : List.of("{\"exec-oob\": \"query-status\", \"id\": \"o1\"}",
+                    "{\"exec-oob\": \"no-such-command\", \"id\": \"o2\"}",
+                    "{\"exec-oob\": \"query-status\", \"execute\": \"query-status\", \"id\": \"o3\"}")) {
+                assertEquals(direct.execute(command, TIMEOUT), proxied.execute(command, TIMEOUT), command);
+            }
+            // Run in-band upstream, but answered: the monitor named is the proxy's own.
+            assertTrue(proxied.execute("{\"exec-oob\": \"query-yank\", \"id\": \"y1\"}", TIMEOUT)
+                    .matches("\\{\"return\": \\[.*\"type\": \"chardev\".*\\], \"id\": \"y1\"}"));
+        }
+    }
+
+    @Test
+    void aPythonClientAndAJavaClientShareTheMonitor() throws Exception {
+        String script = """
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sys.argv[1])
+                f = s.makefile("rb")
+                print(f.readline().decode().strip())
+                for cmd in (b'{"execute": "qmp_capabilities"}', b'{"execute": "query-name", "id": "py-1"}',
+                            b'{"execute": "query-status", "id": {"py": [1, 2.50]}}'):
+                    s.sendall(cmd + b"\\n")
+                    print(f.readline().decode().strip())
+                """;
+        try (QmpClient java = guest.client()) {
+            Process python = new ProcessBuilder("python3", "-c", script, guest.listen.toString())
+                    .redirectErrorStream(true).start();
+            assertEquals("{\"return\": {}, \"id\": \"j\"}", java.execute("{\"execute\": \"query-name\", \"id\": \"j\"}", TIMEOUT));
+            List<String> lines = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+            assertEquals(0, python.waitFor());
+            assertEquals(java.greeting(), lines.get(0));
+            assertEquals(List.of("{\"return\": {}}", "{\"return\": {}, \"id\": \"py-1\"}",
+                    "{\"return\": {\"status\": \"running\", \"singlestep\": false, \"running\": true}, \"id\": {\"py\": [1, 2.50]}}"),
+                    lines.subList(1, lines.size()));
         }
     }
 

@@ -129,8 +129,9 @@ public final class ClientSession {
             return;
         }
         if (command.outOfBand() && !OutOfBand.allows(command.name())) {
-            answer(QmpWire.errorLine(command.rawId(),
-                    QmpError.generic("The command " + command.name() + " does not support OOB")));
+            answer(QmpWire.errorLine(command.rawId(), guest.qemuHasCommand(command.name())
+                    ? QmpError.generic("The command " + command.name() + " does not support OOB")
+                    : new QmpError(ErrorClass.CommandNotFound, "The command " + command.name() + " has not been found")));
             return;
         }
         ReplySlot slot = new ReplySlot(this, command.rawId());
@@ -252,7 +253,7 @@ public final class ClientSession {
         closed = true;
         queued.clear();
         replies.clear();
-        guest.detach(this, reason);
+        guest.detach(this, streamer.isIdle() ? reason : reason + ", partial command discarded");
     }
 
     private static String describe(JsonStreamer.Item item) {

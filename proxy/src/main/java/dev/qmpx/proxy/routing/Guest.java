@@ -33,7 +33,7 @@ public final class Guest implements UpstreamLink.Listener {
     private static final int ID_SPACE = 256;
     private static final long GREETING_WARN_MILLIS = 5_000;
 
-    private enum State { CONNECTING, AWAITING_GREETING, NEGOTIATING, READY, GONE }
+    private enum State { CONNECTING, AWAITING_GREETING, NEGOTIATING, LEARNING_COMMANDS, READY, GONE }
 
     private final GuestConfig config;
     private final EventLoop loop;
@@ -46,6 +46,8 @@ public final class Guest implements UpstreamLink.Listener {
     private State state = State.CONNECTING;
     private byte[] greetingLine;
     private String negotiationId;
+    /** The commands QEMU offers (query-commands at negotiation), to answer as QEMU would. */
+    private Set<String> qemuCommands = Set.of();
     private int nextId;
     private boolean fdCommandInFlight;
     private boolean sawShutdown;
@@ -172,7 +174,7 @@ public final class Guest implements UpstreamLink.Listener {
         switch (state) {
             case AWAITING_GREETING -> onGreeting(message);
             case NEGOTIATING -> onNegotiationMessage(message);
-            case READY -> route(message);
+            case LEARNING_COMMANDS, READY -> route(message);
             default -> LOG.warning(config.name() + ": message from QEMU in state " + state + " dropped");
         }
     }
@@ -202,12 +204,30 @@ public final class Guest implements UpstreamLink.Listener {
             upstream.close("capabilities negotiation failed");
             return;
         }
-        state = State.READY;
-        LOG.info(config.name() + ": QMP negotiated with QEMU; serving clients");
-        for (ClientSession session : List.copyOf(sessions)) {
-            session.greet(greetingLine);
-        }
-        pump();
+        send(new Outgoing("query-commands", UpstreamEncoding.prefix("query-commands", null), new ReplyHandler() {
+            @Override
+            public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
+                qemuCommands = CommandNames.fromQueryCommands(reply);
+                state = State.READY;
+                LOG.info(config.name() + ": QMP negotiated with QEMU (" + qemuCommands.size()
+                        + " commands); serving clients");
+                for (ClientSession session : List.copyOf(sessions)) {
+                    session.greet(greetingLine);
+                }
+                pump();
+            }
+
+            @Override
+            public void onAbandoned(QmpError reason) {
+                LOG.warning(config.name() + ": query-commands not answered: " + reason.desc());
+            }
+        }), allocateId());
+        state = State.LEARNING_COMMANDS;
+    }
+
+    /** Whether QEMU has a command of this name (as of the last negotiation). */
+    public boolean qemuHasCommand(String name) {
+        return qemuCommands.contains(name);
     }
 
     private void route(JsonMessage message) {

@@ -24,7 +24,8 @@ final class JsonParser {
     /** A syntax error; its message is what follows "JSON parse error, " in QEMU's reply. */
     static final class SyntaxError extends Exception {
         SyntaxError(String message) {
-            super(message, null, false, false);
+            // parse_error() formats into char message[1024]: longer texts are cut to 1023 bytes
+            super(message.length() > 1023 ? message.substring(0, 1023) : message, null, false, false);
         }
     }
 
@@ -268,9 +269,9 @@ final class JsonParser {
                                 cp = -1;
                             }
                         }
-                        if (cp < 0 || (cp >= 0xD800 && cp <= 0xDFFF)) {
-                            String seq = new String(text, escapeStart, Math.min(i, stop) - escapeStart,
-                                    java.nio.charset.StandardCharsets.ISO_8859_1);
+                        if (cp < 0 || (cp >= 0xD800 && cp <= 0xDFFF) || isNoncharacter(cp)) {
+                            String seq = QemuJson.decodeLenient(
+                                    java.util.Arrays.copyOfRange(text, escapeStart, Math.min(i, end)));
                             throw new SyntaxError(seq + " is not a valid Unicode character");
                         }
                         out.appendCodePoint(cp);
@@ -285,6 +286,11 @@ final class JsonParser {
             }
         }
         return out.toString();
+    }
+
+    /** U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF, which QEMU (util/unicode.c) rejects. */
+    private static boolean isNoncharacter(int cp) {
+        return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE;
     }
 
     private int hex4(int at, int stop) {
@@ -334,7 +340,7 @@ final class JsonParser {
             cp = (cp << 6) | (cc & 0x3F);
         }
         boolean modifiedNul = length == 2 && cp == 0;
-        if ((cp < min && !modifiedNul) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        if ((cp < min && !modifiedNul) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || isNoncharacter(cp)) {
             throw new SyntaxError("invalid UTF-8 sequence in string");
         }
         out.appendCodePoint(cp);

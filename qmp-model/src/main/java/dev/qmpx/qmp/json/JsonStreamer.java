@@ -346,7 +346,8 @@ public final class JsonStreamer {
     }
 
     private static boolean endsRecovery(int c) {
-        return (c < 0x20 && c != '\t') || c == '[' || c == ']' || c == '{' || c == '}' || c >= 0xFE;
+        return (c < 0x20 && c != '\t') || c == '[' || c == ']' || c == '{' || c == '}' || c == ':' || c == ','
+                || c >= 0xFE;
     }
 
     private static boolean isWhitespace(int c) {

@@ -1,10 +1,5 @@
 package dev.qmpx.qmp.json;
 
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /** Text conventions of QEMU's JSON output (qobject/qjson.c), for answers the proxy gives itself. */
@@ -96,16 +91,50 @@ public final class QemuJson {
         return false;
     }
 
-    /** Decodes UTF-8, replacing what is not valid with U+FFFD, as QEMU does when it prints bad input. */
+    /**
+     * Decodes bytes as QEMU reads a C string it prints (qobject/json-writer.c quoted_str with
+     * util/unicode.c mod_utf8_codepoint): the text ends at the first NUL byte, C0 80 is U+0000, and
+     * each invalid sequence (bad or missing continuation byte, overlong form, surrogate,
+     * noncharacter, beyond U+10FFFF) becomes one U+FFFD.
+     */
     static String decodeLenient(byte[] bytes) {
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPLACE)
-                .onUnmappableCharacter(CodingErrorAction.REPLACE);
-        try {
-            CharBuffer chars = decoder.decode(ByteBuffer.wrap(bytes));
-            return chars.toString();
-        } catch (CharacterCodingException impossibleWithReplace) {
-            throw new IllegalStateException(impossibleWithReplace);
+        StringBuilder out = new StringBuilder(bytes.length);
+        int i = 0;
+        while (i < bytes.length && bytes[i] != 0) {
+            int b = bytes[i++] & 0xFF;
+            int cp;
+            if (b < 0x80) {
+                cp = b;
+            } else if (b >= 0xFE || (b & 0x40) == 0) {
+                cp = -1;
+            } else {
+                int len = 0;
+                int mask = 0x80;
+                for (; (b & mask) != 0; mask >>= 1) {
+                    len++;
+                }
+                cp = b & (mask - 1);
+                for (int k = 1; k < len; k++) {
+                    int c = i < bytes.length ? bytes[i] & 0xFF : 0;
+                    if ((c & 0xC0) != 0x80) {
+                        cp = -1;
+                        break;
+                    }
+                    i++;
+                    cp = (cp << 6) | (c & 0x3F);
+                }
+                if (cp >= 0 && (cp > 0x10FFFF
+                        || (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE
+                        || (cp >= 0xD800 && cp <= 0xDFFF)
+                        || (cp < MIN_CODE_POINT[len - 2] && !(cp == 0 && len == 2)))) {
+                    cp = -1;
+                }
+            }
+            out.appendCodePoint(cp < 0 ? 0xFFFD : cp);
         }
+        return out.toString();
     }
+
+    /** The smallest code point of a 2-, 3-, 4-, 5- and 6-byte sequence. */
+    private static final int[] MIN_CODE_POINT = {0x80, 0x800, 0x10000, 0x200000, 0x4000000};
 }
