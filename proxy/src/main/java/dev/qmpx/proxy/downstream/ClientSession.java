@@ -13,9 +13,11 @@ import dev.qmpx.qmp.message.QmpWire;
 import dev.qmpx.qmp.message.RejectedInput;
 import dev.qmpx.qmp.message.UpstreamEncoding;
 
+import dev.qmpx.proxy.fds.ClientFds;
+import dev.qmpx.proxy.fds.FdCommands;
+import dev.qmpx.proxy.fds.PendingFds;
+
 import java.io.FileDescriptor;
-import java.io.FileInputStream;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Iterator;
@@ -35,6 +37,7 @@ public final class ClientSession {
     private final Guest guest;
     private final ClientTransport transport;
     private final JsonStreamer streamer;
+    private final ClientFds fds = new ClientFds(serial);
     private final ArrayDeque<ReplySlot> replies = new ArrayDeque<>();
     private final ArrayDeque<Outgoing> queued = new ArrayDeque<>();
     private boolean greeted;
@@ -79,18 +82,17 @@ public final class ClientSession {
     }
 
     /**
-     * Descriptors that arrived with the client's input. Nothing consumes them yet, so they are
-     * closed, as QEMU closes an fd no getfd/add-fd takes.
+     * Descriptors that arrived with the client's latest read: they wait for the client's next
+     * getfd/add-fd, as on QEMU's own monitor (see PendingFds). Call before feeding that read's bytes.
      */
-    public void onFds(FileDescriptor[] fds) {
-        for (FileDescriptor fd : fds) {
-            try {
-                new FileInputStream(fd).close();
-            } catch (IOException e) {
-                LOG.log(Level.FINE, "closing a received fd", e);
+    public void onFds(FileDescriptor[] received) {
+        if (closed) {
+            for (FileDescriptor fd : received) {
+                PendingFds.close(fd);
             }
+            return;
         }
-        LOG.info(name() + ": closed " + fds.length + " fd(s) that no command consumed");
+        fds.pending().receive(received);
     }
 
     /** An event line from QEMU; only negotiated clients receive events, as with QEMU itself. */
@@ -134,9 +136,23 @@ public final class ClientSession {
                     : new QmpError(ErrorClass.CommandNotFound, "The command " + command.name() + " has not been found")));
             return;
         }
-        ReplySlot slot = new ReplySlot(this, command.rawId());
+        FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds());
+        ReplySlot slot;
+        switch (prepared) {
+            case FdCommands.Answer answer -> {
+                answer(QmpWire.errorLine(command.rawId(), answer.error()));
+                return;
+            }
+            case FdCommands.Forward forward -> {
+                slot = new ReplySlot(this, command.rawId(), forward.mapper());
+                queued.add(new Outgoing(command.name(), forward.prefix(), forward.fds(), slot));
+            }
+            case null -> {
+                slot = new ReplySlot(this, command.rawId(), null);
+                queued.add(new Outgoing(command.name(), UpstreamEncoding.prefix(command), slot));
+            }
+        }
         replies.add(slot);
-        queued.add(new Outgoing(command.name(), UpstreamEncoding.prefix(command), slot));
         guest.submit(this);
     }
 
@@ -237,6 +253,7 @@ public final class ClientSession {
         QmpError error = QmpError.generic("qmpx: connection to QEMU lost: " + reason);
         Outgoing waiting;
         while ((waiting = queued.poll()) != null) {
+            waiting.closeFds();
             waiting.handler().onAbandoned(error);
         }
         if (!closed && greeted) {
@@ -251,8 +268,11 @@ public final class ClientSession {
             return;
         }
         closed = true;
+        queued.forEach(Outgoing::closeFds);
         queued.clear();
         replies.clear();
+        fds.pending().closeAll();
+        guest.releaseFds(this, fds);
         guest.detach(this, streamer.isIdle() ? reason : reason + ", partial command discarded");
     }
 

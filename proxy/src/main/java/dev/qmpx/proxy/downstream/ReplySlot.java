@@ -13,15 +13,18 @@ import dev.qmpx.qmp.message.QmpWire;
 final class ReplySlot implements ReplyHandler {
     private final ClientSession session;
     private final byte[] rawId;
+    private final ReplyMapper mapper;
     private byte[] line;
 
-    ReplySlot(ClientSession session, byte[] rawId) {
+    /** @param mapper how to map the reply back when the proxy rewrote the command, or null */
+    ReplySlot(ClientSession session, byte[] rawId, ReplyMapper mapper) {
         this.session = session;
         this.rawId = rawId;
+        this.mapper = mapper;
     }
 
     static ReplySlot answered(ClientSession session, byte[] line) {
-        ReplySlot slot = new ReplySlot(session, null);
+        ReplySlot slot = new ReplySlot(session, null, null);
         slot.line = line;
         return slot;
     }
@@ -32,7 +35,7 @@ final class ReplySlot implements ReplyHandler {
 
     @Override
     public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
-        line = QmpWire.replyLine(reply, proxyId, rawId);
+        line = mapper == null ? QmpWire.replyLine(reply, proxyId, rawId) : mapper.line(reply, proxyId, rawId);
         session.flushReplies();
     }
 

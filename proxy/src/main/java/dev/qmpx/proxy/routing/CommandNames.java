@@ -8,23 +8,36 @@ import java.io.IOException;
 import java.util.HashSet;
 import java.util.Set;
 
-/** Reads the command names out of QEMU's reply to query-commands. */
+/** What the proxy learns from QEMU at negotiation: its commands and its existing fdsets. */
 final class CommandNames {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private CommandNames() {
     }
 
+    /** The fdset ids in QEMU's reply to query-fdsets. */
+    static java.util.List<Long> fdsetIds(JsonMessage reply) {
+        java.util.List<Long> ids = new java.util.ArrayList<>();
+        for (JsonNode set : tree(reply).path("return")) {
+            ids.add(set.path("fdset-id").asLong());
+        }
+        return ids;
+    }
+
+    private static JsonNode tree(JsonMessage reply) {
+        try {
+            return MAPPER.readTree(reply.text());
+        } catch (IOException e) {
+            throw new IllegalStateException("QEMU's reply is not JSON", e);
+        }
+    }
+
     static Set<String> fromQueryCommands(JsonMessage reply) {
         Set<String> names = new HashSet<>();
-        try {
-            for (JsonNode command : MAPPER.readTree(reply.text()).path("return")) {
-                if (command.path("name").isTextual()) {
-                    names.add(command.path("name").textValue());
-                }
+        for (JsonNode command : tree(reply).path("return")) {
+            if (command.path("name").isTextual()) {
+                names.add(command.path("name").textValue());
             }
-        } catch (IOException e) {
-            throw new IllegalStateException("QEMU's query-commands reply is not JSON", e);
         }
         return Set.copyOf(names);
     }

@@ -1,6 +1,10 @@
 package dev.qmpx.proxy.routing;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.proxy.downstream.ClientSession;
+import dev.qmpx.proxy.fds.ClientFds;
+import dev.qmpx.proxy.fds.FdsetIds;
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.upstream.UpstreamLink;
 import dev.qmpx.qmp.json.JsonMessage;
@@ -33,7 +37,8 @@ public final class Guest implements UpstreamLink.Listener {
     private static final int ID_SPACE = 256;
     private static final long GREETING_WARN_MILLIS = 5_000;
 
-    private enum State { CONNECTING, AWAITING_GREETING, NEGOTIATING, LEARNING_COMMANDS, READY, GONE }
+    /** LEARNING: negotiated, asking QEMU what it offers before greeting clients. */
+    private enum State { CONNECTING, AWAITING_GREETING, NEGOTIATING, LEARNING, READY, GONE }
 
     private final GuestConfig config;
     private final EventLoop loop;
@@ -43,6 +48,9 @@ public final class Guest implements UpstreamLink.Listener {
     /** Sessions with queued commands, served round-robin so one busy client cannot starve another. */
     private final ArrayDeque<ClientSession> ring = new ArrayDeque<>();
     private final Map<String, Outgoing> inFlight = new HashMap<>();
+    /** The proxy's own commands (start-up queries, cleanup after clients); sent before clients'. */
+    private final ArrayDeque<Outgoing> internal = new ArrayDeque<>();
+    private final FdsetIds fdsetIds = new FdsetIds();
     private State state = State.CONNECTING;
     private byte[] greetingLine;
     private String negotiationId;
@@ -62,6 +70,10 @@ public final class Guest implements UpstreamLink.Listener {
 
     public GuestConfig config() {
         return config;
+    }
+
+    public FdsetIds fdsetIds() {
+        return fdsetIds;
     }
 
     public EventLoop loop() {
@@ -126,26 +138,83 @@ public final class Guest implements UpstreamLink.Listener {
         pump();
     }
 
-    /** Sends queued commands while the in-flight bound allows, one per session in turn. */
+    /**
+     * Sends queued commands while the in-flight bound allows: the proxy's own first, then one per
+     * session in turn.
+     */
     private void pump() {
-        if (state != State.READY) {
+        if (state != State.READY && state != State.LEARNING) {
             return;
         }
-        while (inFlight.size() < config.maxInFlight() && !fdCommandInFlight && !ring.isEmpty()) {
-            ClientSession session = ring.peek();
-            Outgoing next = session.peekQueued();
+        while (inFlight.size() < config.maxInFlight() && !fdCommandInFlight) {
+            ClientSession from = null;
+            Outgoing next;
+            if (!internal.isEmpty()) {
+                next = internal.peek();
+            } else if (state == State.READY && !ring.isEmpty()) {
+                from = ring.peek();
+                next = from.peekQueued();
+            } else {
+                return;
+            }
             // An fd-carrying command goes alone: nothing before it unanswered, nothing after it sent.
             if (next.carriesFds() && !inFlight.isEmpty()) {
                 return;
             }
-            ring.poll();
-            session.pollQueued();
-            if (session.hasQueued()) {
-                ring.add(session);
+            if (from == null) {
+                internal.poll();
             } else {
-                session.setScheduled(false);
+                ring.poll();
+                from.pollQueued();
+                if (from.hasQueued()) {
+                    ring.add(from);
+                } else {
+                    from.setScheduled(false);
+                }
             }
             send(next, allocateId());
+        }
+    }
+
+    /** Queues a command of the proxy's own; failures are logged, not reported to anyone. */
+    private void internal(String name, ObjectNode arguments, java.util.function.Consumer<JsonMessage> onReturn) {
+        internal.add(new Outgoing(name, UpstreamEncoding.prefix(name, arguments), new ReplyHandler() {
+            @Override
+            public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
+                if (reply.member("error") != null) {
+                    LOG.info(config.name() + ": " + name + " " + arguments + ": " + text(reply));
+                } else {
+                    onReturn.accept(reply);
+                }
+            }
+
+            @Override
+            public void onAbandoned(QmpError reason) {
+                LOG.info(config.name() + ": " + name + " not answered: " + reason.desc());
+            }
+        }));
+        pump();
+    }
+
+    /**
+     * A client left: close its getfd fds and remove its fdsets, as QEMU does for a monitor of its
+     * own. remove-fd closes an unused set's fds at once; a set a block node uses stays until the
+     * node lets go (QEMU's rule). Commands the client still had in flight are answered first.
+     */
+    public void releaseFds(ClientSession session, ClientFds fds) {
+        if (fds.names().isEmpty() && fds.upstreamFdsets().isEmpty()) {
+            return;
+        }
+        LOG.info(config.name() + ": " + session.name() + ": closing " + fds.names().size()
+                + " getfd fd(s) and removing " + fds.upstreamFdsets().size() + " fdset(s) it left");
+        if (state != State.READY) {
+            return; // QEMU's own disconnect cleanup covers a monitor connection that is gone
+        }
+        for (String name : fds.names()) {
+            internal("closefd", JsonNodeFactory.instance.objectNode().put("fdname", fds.upstreamName(name)), r -> { });
+        }
+        for (long upstreamId : fds.upstreamFdsets()) {
+            internal("remove-fd", JsonNodeFactory.instance.objectNode().put("fdset-id", upstreamId), r -> { });
         }
     }
 
@@ -165,6 +234,7 @@ public final class Guest implements UpstreamLink.Listener {
             fdCommandInFlight = true;
         }
         upstream.send(UpstreamEncoding.withId(outgoing.prefix(), idJson), outgoing.fds());
+        outgoing.closeFds();
     }
 
     // --- upstream ---
@@ -174,7 +244,7 @@ public final class Guest implements UpstreamLink.Listener {
         switch (state) {
             case AWAITING_GREETING -> onGreeting(message);
             case NEGOTIATING -> onNegotiationMessage(message);
-            case LEARNING_COMMANDS, READY -> route(message);
+            case LEARNING, READY -> route(message);
             default -> LOG.warning(config.name() + ": message from QEMU in state " + state + " dropped");
         }
     }
@@ -204,10 +274,11 @@ public final class Guest implements UpstreamLink.Listener {
             upstream.close("capabilities negotiation failed");
             return;
         }
-        send(new Outgoing("query-commands", UpstreamEncoding.prefix("query-commands", null), new ReplyHandler() {
-            @Override
-            public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
-                qemuCommands = CommandNames.fromQueryCommands(reply);
+        state = State.LEARNING;
+        internal("query-commands", null, commands -> {
+            qemuCommands = CommandNames.fromQueryCommands(commands);
+            internal("query-fdsets", null, fdsets -> {
+                CommandNames.fdsetIds(fdsets).forEach(fdsetIds::reserve);
                 state = State.READY;
                 LOG.info(config.name() + ": QMP negotiated with QEMU (" + qemuCommands.size()
                         + " commands); serving clients");
@@ -215,14 +286,8 @@ public final class Guest implements UpstreamLink.Listener {
                     session.greet(greetingLine);
                 }
                 pump();
-            }
-
-            @Override
-            public void onAbandoned(QmpError reason) {
-                LOG.warning(config.name() + ": query-commands not answered: " + reason.desc());
-            }
-        }), allocateId());
-        state = State.LEARNING_COMMANDS;
+            });
+        });
     }
 
     /** Whether QEMU has a command of this name (as of the last negotiation). */
@@ -282,6 +347,7 @@ public final class Guest implements UpstreamLink.Listener {
         inFlight.clear();
         fdCommandInFlight = false;
         ring.clear();
+        internal.clear();
         for (Outgoing outgoing : pending) {
             outgoing.handler().onAbandoned(abandoned);
         }

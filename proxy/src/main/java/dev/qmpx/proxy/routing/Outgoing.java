@@ -1,5 +1,7 @@
 package dev.qmpx.proxy.routing;
 
+import dev.qmpx.proxy.fds.PendingFds;
+
 import java.io.FileDescriptor;
 
 /**
@@ -18,5 +20,12 @@ public record Outgoing(String name, byte[] prefix, FileDescriptor[] fds, ReplyHa
 
     public boolean carriesFds() {
         return fds.length > 0;
+    }
+
+    /** Closes the proxy's copies of the fds: once sent (QEMU holds its own), or when dropped. */
+    public void closeFds() {
+        for (FileDescriptor fd : fds) {
+            PendingFds.close(fd);
+        }
     }
 }

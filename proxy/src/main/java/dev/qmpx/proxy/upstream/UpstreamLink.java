@@ -78,6 +78,10 @@ public final class UpstreamLink implements EventLoop.Handler {
             LOG.fine("-> qemu " + new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
         }
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
+        if (fds != null && fds.length > 0 && !pendingWrites.isEmpty()) {
+            // The dispatcher sends an fd-carrying command only when nothing is in flight.
+            throw new IllegalStateException("fds must travel with a command's first byte; writes are pending");
+        }
         try {
             if (pendingWrites.isEmpty()) {
                 if (fds != null && fds.length > 0) {

@@ -38,6 +38,42 @@ public final class QemuJson {
     }
 
     /**
+     * A value as QEMU prints it: {@code {"a": 1, "b": [true, null]}} with ", " and ": ", members in
+     * the tree's order, strings quoted by {@link #quote}. For replies the proxy rewrites.
+     */
+    public static String write(com.fasterxml.jackson.databind.JsonNode node) {
+        StringBuilder out = new StringBuilder();
+        write(node, out);
+        return out.toString();
+    }
+
+    private static void write(com.fasterxml.jackson.databind.JsonNode node, StringBuilder out) {
+        if (node.isObject()) {
+            out.append('{');
+            String separator = "";
+            for (var member : node.properties()) {
+                out.append(separator).append(quote(member.getKey())).append(": ");
+                write(member.getValue(), out);
+                separator = ", ";
+            }
+            out.append('}');
+        } else if (node.isArray()) {
+            out.append('[');
+            for (int i = 0; i < node.size(); i++) {
+                if (i > 0) {
+                    out.append(", ");
+                }
+                write(node.get(i), out);
+            }
+            out.append(']');
+        } else if (node.isTextual()) {
+            out.append(quote(node.textValue()));
+        } else {
+            out.append(node.toString());
+        }
+    }
+
+    /**
      * A raw JSON value as a client may echo it back: single-quoted strings (a QEMU extension the
      * client may have used) become double-quoted as QEMU would print them; everything else, and any
      * value without single quotes, is returned byte for byte.
