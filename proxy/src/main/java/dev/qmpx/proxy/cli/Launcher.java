@@ -1,6 +1,12 @@
 package dev.qmpx.proxy.cli;
 
+import dev.qmpx.broker.cli.Arguments;
+import dev.qmpx.broker.cli.UsageException;
+
+import dev.qmpx.broker.cli.AdminCommands;
+import dev.qmpx.broker.cli.BrokerCommand;
 import dev.qmpx.proxy.demo.Demo;
+import dev.qmpx.proxy.logging.OneLineFormatter;
 
 import java.io.IOException;
 
@@ -10,10 +16,14 @@ public final class Launcher {
             Usage: qmpx ROLE [options]      (qmpx ROLE --help for a role's options)
 
             Roles:
-              proxy    Share one QEMU QMP monitor among many clients (ids, events, limits).
+              proxy    Share one QEMU QMP monitor among many clients (ids, events, fds, limits).
+              broker   Open guest files from a per-guest whitelist and hand out fds (open hook).
+              register, unregister, allow, revoke, whitelist, grants, status
+                       Administer a running broker (qmpx allow --help).
               demo     Start a real QEMU, the proxy and two clients, and show what the proxy does.
 
             Environment: JAVA_HOME selects the JDK (25 or later); bin/qmpx finds one otherwise.
+            QMPX_CLASSPATH adds jars or directories (lock-manager plug-ins) to the class path.
             """;
 
     private Launcher() {
@@ -32,8 +42,18 @@ public final class Launcher {
         String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
         boolean help = rest.length > 0 && (rest[0].equals("--help") || rest[0].equals("-h"));
         try {
+            if (AdminCommands.ROLES.contains(role)) {
+                return help ? printed(AdminCommands.HELP) : AdminCommands.run(role, rest);
+            }
             return switch (role) {
                 case "proxy" -> help ? printed(ProxyOptions.HELP) : ProxyCommand.run(rest);
+                case "broker" -> {
+                    if (help) {
+                        yield printed(BrokerCommand.HELP);
+                    }
+                    OneLineFormatter.install(false);
+                    yield BrokerCommand.run(rest);
+                }
                 case "demo" -> help ? printed(Demo.HELP) : Demo.run(rest);
                 default -> throw new UsageException("unknown role '" + role + "'\n\n" + HELP);
             };

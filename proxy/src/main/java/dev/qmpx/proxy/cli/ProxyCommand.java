@@ -1,5 +1,9 @@
 package dev.qmpx.proxy.cli;
 
+import dev.qmpx.broker.cli.Arguments;
+import dev.qmpx.broker.cli.UsageException;
+
+import dev.qmpx.broker.wire.SocketFiles;
 import dev.qmpx.proxy.downstream.UnixListener;
 import dev.qmpx.proxy.logging.OneLineFormatter;
 import dev.qmpx.proxy.loop.EventLoop;
@@ -29,7 +33,7 @@ final class ProxyCommand {
                 listeners.add(UnixListener.inherit(fd));
             }
             for (Path path : options.listenPaths()) {
-                listeners.add(UnixListener.bind(path, UnixListener.mode(options.socketMode())));
+                listeners.add(UnixListener.bind(path, SocketFiles.mode(options.socketMode())));
             }
         } catch (IOException e) {
             listeners.forEach(UnixListener::close);

@@ -1,5 +1,8 @@
 package dev.qmpx.proxy.cli;
 
+import dev.qmpx.broker.cli.Arguments;
+import dev.qmpx.broker.cli.UsageException;
+
 import dev.qmpx.proxy.routing.GuestConfig;
 import dev.qmpx.qmp.json.JsonLimits;
 

@@ -6,15 +6,14 @@ import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
+import dev.qmpx.broker.wire.SocketFiles;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -40,15 +39,7 @@ public final class UnixListener implements EventLoop.Handler {
      * replaced; a live one, or any other file, is an error.
      */
     public static UnixListener bind(Path path, Set<PosixFilePermission> mode) throws IOException {
-        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-            if (!isSocket(path)) {
-                throw new IOException(path + " exists and is not a socket");
-            }
-            if (isLive(path)) {
-                throw new IOException(path + " is in use: another process accepts connections on it");
-            }
-            Files.delete(path);
-        }
+        SocketFiles.clearForBind(path);
         AFUNIXServerSocketChannel server = AFUNIXServerSocketChannel.open();
         server.bind(AFUNIXSocketAddress.of(path));
         Files.setPosixFilePermissions(path, mode);
@@ -67,19 +58,6 @@ public final class UnixListener implements EventLoop.Handler {
             throw new IOException("fd " + fd + " is not a bound listening unix socket");
         }
         return new UnixListener(socket.getChannel(), "fd " + fd, null);
-    }
-
-    private static boolean isSocket(Path path) throws IOException {
-        return Files.readAttributes(path, "unix:mode", LinkOption.NOFOLLOW_LINKS).get("mode") instanceof Integer mode
-                && (mode & 0170000) == 0140000;
-    }
-
-    private static boolean isLive(Path path) {
-        try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open(AFUNIXSocketAddress.of(path))) {
-            return probe.isConnected();
-        } catch (IOException refusedOrGone) {
-            return false;
-        }
     }
 
     public String name() {
@@ -124,15 +102,5 @@ public final class UnixListener implements EventLoop.Handler {
         } catch (IOException e) {
             LOG.log(Level.FINE, "closing listener " + name, e);
         }
-    }
-
-    public static Set<PosixFilePermission> mode(String octal) {
-        int bits = Integer.parseInt(octal, 8);
-        StringBuilder rwx = new StringBuilder();
-        String letters = "rwxrwxrwx";
-        for (int i = 0; i < 9; i++) {
-            rwx.append((bits & (1 << (8 - i))) != 0 ? letters.charAt(i) : '-');
-        }
-        return PosixFilePermissions.fromString(rwx.toString());
     }
 }

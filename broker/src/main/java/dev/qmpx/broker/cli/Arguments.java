@@ -1,32 +1,32 @@
-package dev.qmpx.proxy.cli;
+package dev.qmpx.broker.cli;
 
 import java.util.List;
 
 /** A cursor over command-line words, with the checks every role needs. */
-final class Arguments {
+public final class Arguments {
     private final List<String> words;
     private int next;
 
-    Arguments(String[] args) {
+    public Arguments(String[] args) {
         this.words = List.of(args);
     }
 
-    boolean hasNext() {
+    public boolean hasNext() {
         return next < words.size();
     }
 
-    String next() {
+    public String next() {
         return words.get(next++);
     }
 
-    String value(String option) throws UsageException {
+    public String value(String option) throws UsageException {
         if (!hasNext()) {
             throw new UsageException(option + " needs a value");
         }
         return next();
     }
 
-    int intValue(String option, int min, int max) throws UsageException {
+    public int intValue(String option, int min, int max) throws UsageException {
         String text = value(option);
         try {
             int v = Integer.parseInt(text);
@@ -39,7 +39,7 @@ final class Arguments {
         }
     }
 
-    long longValue(String option, long min) throws UsageException {
+    public long longValue(String option, long min) throws UsageException {
         String text = value(option);
         try {
             long v = Long.parseLong(text);

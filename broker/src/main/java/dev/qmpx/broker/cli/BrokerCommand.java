@@ -1,0 +1,172 @@
+package dev.qmpx.broker.cli;
+
+import dev.qmpx.broker.admin.AdminProtocol;
+import dev.qmpx.broker.audit.AuditLog;
+import dev.qmpx.broker.hook.HookProtocol;
+import dev.qmpx.broker.service.Broker;
+import dev.qmpx.broker.service.BrokerConfig;
+import dev.qmpx.broker.wire.JsonSocketServer;
+import dev.qmpx.broker.wire.SocketFiles;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.Logger;
+
+/** {@code qmpx broker}: the open-hook fd broker, until SIGTERM. */
+public final class BrokerCommand {
+    private static final Logger LOG = Logger.getLogger(BrokerCommand.class.getName());
+
+    public static final String HELP = """
+            Usage: qmpx broker --state DIR --hook-dir DIR --admin SOCKET [options]
+
+            The only qmpx process that opens guest files. For each registered guest it listens on
+            HOOK-DIR/<guest>.sock (mode 600; owned by the guest's uid when one is bound) and answers
+            {"open": "/abs/path", "access": "r"|"rw", "create": false, "id": N} with the file's fd
+            (SCM_RIGHTS) if the guest's whitelist allows it, or with an error whose class is
+            PermissionDenied, NotFound, LockConflict or InvalidRequest. Default deny; canonical
+            absolute paths only; no symlink is followed (openat2 RESOLVE_NO_SYMLINKS); create is
+            exclusive and never truncates; device nodes and FIFOs only where an entry allows them.
+
+            Required:
+              --state DIR            Registrations, whitelists and leases (broker-state.json,
+                                     written atomically; a corrupt file stops the broker).
+              --hook-dir DIR         Where the guests' hook sockets are created.
+              --admin SOCKET         The admin socket (mode 600; root and the broker's uid only).
+
+            Options:
+              --lock-manager NAME    Lock-manager plug-in: none (default), fcntl, or a third
+                                     party's on the class path (QMPX_CLASSPATH). If it cannot
+                                     load or refuses, every open is refused until it is fixed.
+              --lockspace DIR        Lock files of the fcntl lock manager (default STATE/lockspace).
+              --audit FILE           One JSON line per grant and denial (default STATE/audit.log;
+                                     - for stderr).
+              -h, --help             This text.
+
+            Administration (each takes --admin SOCKET): qmpx register, unregister, allow, revoke,
+            whitelist, grants, status; see qmpx allow --help.
+            """;
+
+    private BrokerCommand() {
+    }
+
+    public static int run(String[] args) throws UsageException, IOException, InterruptedException {
+        Arguments a = new Arguments(args);
+        Path state = null;
+        Path hookDir = null;
+        Path admin = null;
+        String lockManager = "none";
+        Path lockspace = null;
+        String audit = null;
+        while (a.hasNext()) {
+            String option = a.next();
+            switch (option) {
+                case "--state" -> state = Path.of(a.value(option)).toAbsolutePath();
+                case "--hook-dir" -> hookDir = Path.of(a.value(option)).toAbsolutePath();
+                case "--admin" -> admin = Path.of(a.value(option)).toAbsolutePath();
+                case "--lock-manager" -> lockManager = a.value(option);
+                case "--lockspace" -> lockspace = Path.of(a.value(option)).toAbsolutePath();
+                case "--audit" -> audit = a.value(option);
+                default -> throw new UsageException("unknown option '" + option + "' (see qmpx broker --help)");
+            }
+        }
+        if (state == null || hookDir == null || admin == null) {
+            throw new UsageException("--state DIR, --hook-dir DIR and --admin SOCKET are required (see qmpx broker --help)");
+        }
+        Files.createDirectories(state);
+        Files.createDirectories(hookDir);
+        BrokerConfig config = new BrokerConfig(state, hookDir, admin, lockManager,
+                lockspace != null ? lockspace : state.resolve("lockspace"));
+        OutputStream auditOut = audit != null && audit.equals("-") ? System.err
+                : new FileOutputStream((audit != null ? Path.of(audit) : state.resolve("audit.log")).toFile(), true);
+        Broker broker;
+        try {
+            broker = Broker.open(config, new AuditLog(auditOut), Thread.currentThread().getContextClassLoader());
+        } catch (IOException e) {
+            LOG.severe(e.getMessage());
+            return 1;
+        }
+        HookSockets hooks = new HookSockets(broker, hookDir);
+        for (Broker.Guest guest : broker.guests()) {
+            hooks.started(guest);
+        }
+        Path adminSocket = admin;
+        SocketFiles.clearForBind(adminSocket);
+        AFUNIXServerSocket adminServer = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(adminSocket));
+        Files.setPosixFilePermissions(adminSocket, SocketFiles.mode("600"));
+        long ownUid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+        JsonSocketServer adminService = new JsonSocketServer("admin", adminServer, AdminProtocol.sessions(broker, hooks, ownUid));
+        adminService.start();
+        LOG.info("broker serving: admin " + admin + ", hook sockets in " + hookDir + ", lock manager "
+                + lockManager + (broker.lockFailure() == null ? "" : " (FAILED: " + broker.lockFailure() + ")"));
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            adminService.close();
+            hooks.closeAll();
+            try {
+                Files.deleteIfExists(adminSocket);
+            } catch (IOException e) {
+                LOG.fine("removing " + adminSocket + ": " + e.getMessage());
+            }
+            stop.countDown();
+        }, "broker-shutdown"));
+        stop.await();
+        return 0;
+    }
+
+    /** The hook socket of each registered guest. Thread-safe. */
+    static final class HookSockets implements AdminProtocol.Listeners {
+        private final Broker broker;
+        private final Path dir;
+        private final Map<String, JsonSocketServer> servers = new ConcurrentHashMap<>();
+
+        HookSockets(Broker broker, Path dir) {
+            this.broker = broker;
+            this.dir = dir;
+        }
+
+        @Override
+        public synchronized String started(Broker.Guest guest) throws IOException {
+            Path socket = dir.resolve(guest.name() + ".sock");
+            if (!servers.containsKey(guest.name())) {
+                SocketFiles.clearForBind(socket);
+                AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket));
+                Files.setPosixFilePermissions(socket, SocketFiles.mode("600"));
+                JsonSocketServer service = new JsonSocketServer("hook-" + guest.name(), server,
+                        HookProtocol.sessions(broker, guest.name()));
+                servers.put(guest.name(), service);
+                service.start();
+            }
+            if (guest.uid() != null) {
+                Files.setAttribute(socket, "unix:uid", guest.uid());
+            }
+            LOG.info("guest " + guest.name() + ": hook socket " + socket
+                    + (guest.uid() == null ? "" : " (uid " + guest.uid() + " only)"));
+            return socket.toString();
+        }
+
+        @Override
+        public synchronized void stopped(String guest) {
+            JsonSocketServer server = servers.remove(guest);
+            if (server != null) {
+                server.close();
+            }
+            try {
+                Files.deleteIfExists(dir.resolve(guest + ".sock"));
+            } catch (IOException e) {
+                LOG.fine("removing " + guest + "'s socket: " + e.getMessage());
+            }
+        }
+
+        void closeAll() {
+            servers.values().forEach(JsonSocketServer::close);
+        }
+    }
+}

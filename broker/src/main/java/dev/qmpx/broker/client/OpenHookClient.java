@@ -1,0 +1,98 @@
+package dev.qmpx.broker.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+import java.io.ByteArrayOutputStream;
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A client of the open-hook protocol: asks a guest's broker socket for a file and receives the fd.
+ * One request at a time per instance (synchronized); platform threads only.
+ */
+public final class OpenHookClient implements Closeable {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private final AFUNIXSocket socket;
+    private final InputStream in;
+    private final OutputStream out;
+    private final AtomicLong ids = new AtomicLong();
+    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+
+    private OpenHookClient(AFUNIXSocket socket) throws IOException {
+        this.socket = socket;
+        this.in = socket.getInputStream();
+        this.out = socket.getOutputStream();
+        socket.setAncillaryReceiveBufferSize(1024);
+    }
+
+    public static OpenHookClient connect(Path hookSocket) throws IOException {
+        return new OpenHookClient(AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(hookSocket)));
+    }
+
+    /** The broker's refusal: its error class and description. */
+    public static final class Denied extends IOException {
+        private final String errorClass;
+
+        public Denied(String errorClass, String desc) {
+            super(errorClass + ": " + desc);
+            this.errorClass = errorClass;
+        }
+
+        public String errorClass() {
+            return errorClass;
+        }
+    }
+
+    /** Opens path through the broker; the caller owns (and closes) the returned descriptor. */
+    public synchronized FileDescriptor open(String path, boolean write, boolean create) throws IOException {
+        long id = ids.incrementAndGet();
+        ObjectNode request = MAPPER.createObjectNode().put("open", path).put("access", write ? "rw" : "r")
+                .put("create", create).put("id", id);
+        out.write((request + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        JsonNode reply = MAPPER.readTree(readLine());
+        FileDescriptor[] fds = socket.getReceivedFileDescriptors();
+        if (reply.path("id").asLong() != id) {
+            throw new IOException("broker reply for another request: " + reply);
+        }
+        JsonNode error = reply.get("error");
+        if (error != null) {
+            throw new Denied(error.path("class").asText(), error.path("desc").asText());
+        }
+        if (fds.length != 1) {
+            throw new IOException("broker granted " + path + " but sent " + fds.length + " fds");
+        }
+        return fds[0];
+    }
+
+    private String readLine() throws IOException {
+        while (true) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("the broker closed the connection");
+            }
+            if (b == '\n') {
+                String line = partial.toString(StandardCharsets.UTF_8);
+                partial.reset();
+                return line;
+            }
+            partial.write(b);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}

@@ -1,0 +1,6 @@
+package dev.qmpx.broker.whitelist;
+
+/** What a whitelist entry lets a guest do with a path. */
+public enum Right {
+    READ, WRITE, CREATE
+}
