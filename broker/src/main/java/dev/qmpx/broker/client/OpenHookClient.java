@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
@@ -54,7 +55,10 @@ public final class OpenHookClient implements Closeable {
         }
     }
 
-    /** Opens path through the broker; the caller owns (and closes) the returned descriptor. */
+    /**
+     * Opens path through the broker; the caller owns (and closes) the returned descriptor, which
+     * stays valid after this client is closed.
+     */
     public synchronized FileDescriptor open(String path, boolean write, boolean create) throws IOException {
         long id = ids.incrementAndGet();
         ObjectNode request = MAPPER.createObjectNode().put("open", path).put("access", write ? "rw" : "r")
@@ -73,7 +77,10 @@ public final class OpenHookClient implements Closeable {
         if (fds.length != 1) {
             throw new IOException("broker granted " + path + " but sent " + fds.length + " fds");
         }
-        return fds[0];
+        // junixsocket closes received fds with their socket: hand the caller its own duplicate.
+        FileDescriptor own = FileDescriptorCast.duplicating(fds[0]).getFileDescriptor();
+        new java.io.FileInputStream(fds[0]).close();
+        return own;
     }
 
     private String readLine() throws IOException {
