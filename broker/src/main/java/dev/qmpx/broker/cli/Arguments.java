@@ -51,4 +51,18 @@ public final class Arguments {
             throw new UsageException(option + " needs a whole number, got '" + text + "'");
         }
     }
+
+    /** A duration given in seconds (decimals allowed, e.g. 0.5), as milliseconds. */
+    public long secondsAsMillis(String option) throws UsageException {
+        String text = value(option);
+        try {
+            double seconds = Double.parseDouble(text);
+            if (!(seconds > 0) || seconds > 86_400 * 365) {
+                throw new UsageException(option + " must be a positive number of seconds, got " + text);
+            }
+            return Math.max(1, Math.round(seconds * 1000));
+        } catch (NumberFormatException e) {
+            throw new UsageException(option + " needs a number of seconds, got '" + text + "'");
+        }
+    }
 }

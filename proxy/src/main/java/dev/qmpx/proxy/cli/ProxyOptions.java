@@ -3,7 +3,12 @@ package dev.qmpx.proxy.cli;
 import dev.qmpx.broker.cli.Arguments;
 import dev.qmpx.broker.cli.UsageException;
 
+import dev.qmpx.proxy.policy.CommandAudit;
+import dev.qmpx.proxy.policy.Policy;
 import dev.qmpx.proxy.routing.GuestConfig;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
 import dev.qmpx.qmp.json.JsonLimits;
 
 import java.nio.file.Path;
@@ -43,6 +48,20 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                                        disconnected (default 8388608).
               --client-queue-limit N   A client's unanswered commands before the proxy stops
                                        reading from it (default 64).
+              --policy FILE            Roles for clients by listener, uid or gid (JSON; see the
+                                       README). Without it every client is admin.
+              --audit FILE             One JSON line per state-changing or refused command
+                                       (default: stderr).
+              --job-wait SECONDS       How long a state-changing command waits for the guest's
+                                       job, held by another client, before it fails (default 30).
+              --job-idle SECONDS       A job taken with __dev.qmpx_job-begin is released after
+                                       this long without a command (default 60).
+              --query-timeout SECONDS  Reply timeout of queries (default 10).
+              --command-timeout SECONDS
+                                       Reply timeout of other commands (default 60).
+              --job-command-timeout SECONDS
+                                       Reply timeout of commands that start a QEMU job (migrate,
+                                       blockdev-backup, ...; default 600).
               --verbose                Log every frame with the client it belongs to.
               -h, --help               This text.
 
@@ -62,6 +81,14 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         long outputLimit = GuestConfig.DEFAULT_CLIENT_OUTPUT_LIMIT;
         int queueLimit = GuestConfig.DEFAULT_CLIENT_QUEUE_LIMIT;
         String socketMode = "600";
+        GuestConfig.Timeouts d = GuestConfig.Timeouts.DEFAULT;
+        long queryTimeout = d.queryMillis();
+        long commandTimeout = d.modifyMillis();
+        long jobCommandTimeout = d.jobMillis();
+        long jobWait = d.jobWaitMillis();
+        long jobIdle = d.jobIdleMillis();
+        Path policyFile = null;
+        Path auditFile = null;
         List<Path> paths = new ArrayList<>();
         List<Integer> fds = new ArrayList<>();
         while (a.hasNext()) {
@@ -85,6 +112,13 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                 case "--client-output-limit" -> outputLimit = a.longValue(option, 65536);
                 case "--client-queue-limit" -> queueLimit = a.intValue(option, 1, 1 << 20);
                 case "--verbose" -> verbose = true;
+                case "--policy" -> policyFile = Path.of(a.value(option));
+                case "--audit" -> auditFile = Path.of(a.value(option));
+                case "--job-wait" -> jobWait = a.secondsAsMillis(option);
+                case "--job-idle" -> jobIdle = a.secondsAsMillis(option);
+                case "--query-timeout" -> queryTimeout = a.secondsAsMillis(option);
+                case "--command-timeout" -> commandTimeout = a.secondsAsMillis(option);
+                case "--job-command-timeout" -> jobCommandTimeout = a.secondsAsMillis(option);
                 default -> throw new UsageException("unknown option '" + option + "' (see qmpx proxy --help)");
             }
         }
@@ -97,8 +131,21 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         if (name == null) {
             name = qemu.getFileName().toString().replaceFirst("\\.sock$", "");
         }
+        Policy policy;
+        try {
+            policy = policyFile == null ? Policy.everyoneAdmin() : Policy.load(policyFile);
+        } catch (IOException e) {
+            throw new UsageException("--policy " + policyFile + ": " + e.getMessage());
+        }
+        CommandAudit audit;
+        try {
+            audit = new CommandAudit(auditFile == null ? System.err : new FileOutputStream(auditFile.toFile(), true));
+        } catch (IOException e) {
+            throw new UsageException("--audit " + auditFile + ": " + e.getMessage());
+        }
         GuestConfig guest = new GuestConfig(name, qemu, reconnect, maxInFlight,
-                new JsonLimits(maxMessage, maxNesting), outputLimit, queueLimit);
+                new JsonLimits(maxMessage, maxNesting), outputLimit, queueLimit,
+                new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle), policy, audit);
         return new ProxyOptions(guest, paths, fds, socketMode, verbose);
     }
 }

@@ -16,6 +16,9 @@ import dev.qmpx.qmp.message.UpstreamEncoding;
 import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdCommands;
 import dev.qmpx.proxy.fds.PendingFds;
+import dev.qmpx.proxy.policy.Role;
+import dev.qmpx.qmp.catalogue.CommandCatalogue;
+import dev.qmpx.qmp.catalogue.CommandClass;
 
 import java.io.FileDescriptor;
 import java.nio.charset.StandardCharsets;
@@ -38,6 +41,7 @@ public final class ClientSession {
     private final ClientTransport transport;
     private final JsonStreamer streamer;
     private final ClientFds fds = new ClientFds(serial);
+    private final Role role;
     private final ArrayDeque<ReplySlot> replies = new ArrayDeque<>();
     private final ArrayDeque<Outgoing> queued = new ArrayDeque<>();
     private boolean greeted;
@@ -52,6 +56,16 @@ public final class ClientSession {
         this.guest = guest;
         this.transport = transport;
         this.streamer = new JsonStreamer(guest.config().clientLimits(), true, this::onItem);
+        Peer peer = transport.peer();
+        this.role = guest.config().policy().roleFor(peer.listener(), peer.uid(), peer.gid());
+    }
+
+    public Role role() {
+        return role;
+    }
+
+    public int queuedCount() {
+        return queued.size();
     }
 
     public String name() {
@@ -97,7 +111,7 @@ public final class ClientSession {
 
     /** An event line from QEMU; only negotiated clients receive events, as with QEMU itself. */
     public void deliverEvent(byte[] line) {
-        if (negotiated && !closed) {
+        if (negotiated && !closed && role.events()) {
             transport.send(line);
         }
     }
@@ -130,26 +144,51 @@ public final class ClientSession {
                     "Expecting capabilities negotiation with 'qmp_capabilities'")));
             return;
         }
-        if (command.outOfBand() && !OutOfBand.allows(command.name())) {
-            answer(QmpWire.errorLine(command.rawId(), guest.qemuHasCommand(command.name())
+        CommandCatalogue catalogue = guest.catalogue();
+        if (command.outOfBand() && !catalogue.allowsOob(command.name())) {
+            answer(QmpWire.errorLine(command.rawId(), catalogue.exists(command.name())
                     ? QmpError.generic("The command " + command.name() + " does not support OOB")
                     : new QmpError(ErrorClass.CommandNotFound, "The command " + command.name() + " has not been found")));
             return;
         }
-        FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds());
+        CommandClass commandClass = CommandCatalogue.classify(command.name());
+        if (!role.allows(command.name())) {
+            guest.audit(this, new Outgoing(command.name(), commandClass, new byte[0], null), "denied", System.nanoTime());
+            answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: the role '" + role.name()
+                    + "' does not allow '" + command.name() + "'")));
+            return;
+        }
         ReplySlot slot;
-        switch (prepared) {
-            case FdCommands.Answer answer -> {
-                answer(QmpWire.errorLine(command.rawId(), answer.error()));
+        switch (command.name()) {
+            case ProxyCommands.CLIENTS -> {
+                answer(QmpWire.returnLine(command.rawId(), guest.clientsJson()));
                 return;
             }
-            case FdCommands.Forward forward -> {
-                slot = new ReplySlot(this, command.rawId(), forward.mapper());
-                queued.add(new Outgoing(command.name(), forward.prefix(), forward.fds(), slot));
-            }
-            case null -> {
+            case ProxyCommands.JOB_BEGIN, ProxyCommands.JOB_END -> {
                 slot = new ReplySlot(this, command.rawId(), null);
-                queued.add(new Outgoing(command.name(), UpstreamEncoding.prefix(command), slot));
+                queued.add(Outgoing.local(command.name(), command.name().equals(ProxyCommands.JOB_BEGIN)
+                        ? Outgoing.Kind.JOB_BEGIN : Outgoing.Kind.JOB_END, slot));
+            }
+            case "query-commands" -> {
+                slot = new ReplySlot(this, command.rawId(), ProxyCommands.WITH_OWN_COMMANDS);
+                queued.add(new Outgoing(command.name(), commandClass, UpstreamEncoding.prefix(command), slot));
+            }
+            default -> {
+                FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds());
+                switch (prepared) {
+                    case FdCommands.Answer answer -> {
+                        answer(QmpWire.errorLine(command.rawId(), answer.error()));
+                        return;
+                    }
+                    case FdCommands.Forward forward -> {
+                        slot = new ReplySlot(this, command.rawId(), forward.mapper());
+                        queued.add(new Outgoing(command.name(), commandClass, forward.prefix(), forward.fds(), slot));
+                    }
+                    case null -> {
+                        slot = new ReplySlot(this, command.rawId(), null);
+                        queued.add(new Outgoing(command.name(), commandClass, UpstreamEncoding.prefix(command), slot));
+                    }
+                }
             }
         }
         replies.add(slot);

@@ -14,6 +14,6 @@ public interface ClientTransport {
     /** Closes the connection; the session is told through {@link ClientSession#closed}. */
     void close(String reason);
 
-    /** Who the peer is, for logs: pid, uid, listener. */
-    String describe();
+    /** Who the peer is: credentials and listener (for logs, the policy and the audit). */
+    Peer peer();
 }

@@ -40,6 +40,12 @@ final class ReplySlot implements ReplyHandler {
     }
 
     @Override
+    public void onLocalReturn(String returnJson) {
+        line = QmpWire.returnLine(rawId, returnJson);
+        session.flushReplies();
+    }
+
+    @Override
     public void onAbandoned(QmpError reason) {
         line = QmpWire.errorLine(rawId, reason);
         session.flushReplies();

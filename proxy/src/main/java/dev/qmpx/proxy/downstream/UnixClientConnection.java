@@ -26,7 +26,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     private final AFUNIXSocketChannel channel;
     private final ByteBuffer readBuffer;
     private final long outputLimit;
-    private final String description;
+    private final Peer peer;
     private final ArrayDeque<ByteBuffer> output = new ArrayDeque<>();
     private long outputBytes;
     private EventLoop.Registration registration;
@@ -34,12 +34,11 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     private boolean reading;
     private boolean closed;
 
-    private UnixClientConnection(AFUNIXSocketChannel channel, ByteBuffer readBuffer, long outputLimit,
-                                 String description) {
+    private UnixClientConnection(AFUNIXSocketChannel channel, ByteBuffer readBuffer, long outputLimit, Peer peer) {
         this.channel = channel;
         this.readBuffer = readBuffer;
         this.outputLimit = outputLimit;
-        this.description = description;
+        this.peer = peer;
     }
 
     /**
@@ -52,24 +51,20 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
         channel.configureBlocking(false);
         channel.socket().setAncillaryReceiveBufferSize(ANCILLARY_BUFFER);
         UnixClientConnection connection = new UnixClientConnection(channel, readBuffer,
-                guest.config().clientOutputLimit(), peer(channel) + ", listener " + listenerName);
+                guest.config().clientOutputLimit(), peer(channel, listenerName));
         connection.registration = guest.loop().register(channel, 0, connection);
         connection.session = new ClientSession(guest, connection);
         guest.attach(connection.session);
     }
 
-    private static String peer(AFUNIXSocketChannel channel) {
-        try {
-            AFUNIXSocketCredentials credentials = channel.getPeerCredentials();
-            return "pid=" + credentials.getPid() + " uid=" + credentials.getUid() + " gid=" + credentials.getGid();
-        } catch (IOException e) {
-            return "peer credentials unavailable";
-        }
+    private static Peer peer(AFUNIXSocketChannel channel, String listener) throws IOException {
+        AFUNIXSocketCredentials credentials = channel.getPeerCredentials();
+        return new Peer(credentials.getPid(), credentials.getUid(), credentials.getGid(), listener);
     }
 
     @Override
-    public String describe() {
-        return description;
+    public Peer peer() {
+        return peer;
     }
 
     @Override
@@ -90,7 +85,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
 
     @Override
     public void failed(Exception e) {
-        LOG.log(Level.WARNING, "client connection failed (" + description + ")", e);
+        LOG.log(Level.WARNING, "client connection failed (" + peer + ")", e);
         close("error: " + e);
     }
 
@@ -137,7 +132,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
             outputBytes += buffer.remaining();
             if (outputBytes > outputLimit) {
                 LOG.warning("disconnecting a client that does not read its replies: " + outputBytes
-                        + " bytes pending, limit " + outputLimit + " (" + description + ")");
+                        + " bytes pending, limit " + outputLimit + " (" + peer + ")");
                 close("output limit exceeded: " + outputBytes + " bytes pending");
             }
         } catch (IOException e) {

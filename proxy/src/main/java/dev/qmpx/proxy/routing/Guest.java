@@ -1,44 +1,91 @@
 package dev.qmpx.proxy.routing;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.proxy.downstream.ClientSession;
+import dev.qmpx.proxy.downstream.Peer;
 import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdsetIds;
 import dev.qmpx.proxy.loop.EventLoop;
+import dev.qmpx.proxy.policy.CommandAudit;
 import dev.qmpx.proxy.upstream.UpstreamLink;
+import dev.qmpx.qmp.catalogue.CommandCatalogue;
+import dev.qmpx.qmp.catalogue.CommandClass;
 import dev.qmpx.qmp.json.JsonMessage;
+import dev.qmpx.qmp.json.QemuJson;
 import dev.qmpx.qmp.message.QmpError;
 import dev.qmpx.qmp.message.QmpWire;
 import dev.qmpx.qmp.message.UpstreamEncoding;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import java.util.logging.Logger;
 
 /**
- * One guest: its QEMU monitor connection, its client sessions, and the routing between them. Every
- * field is confined to the guest's loop thread (THREADS.md); other threads reach it only through
- * {@link EventLoop#execute}.
+ * One guest: its QEMU monitor connection, its client sessions, the routing between them, and the
+ * guest's job. Every field is confined to the guest's loop thread (THREADS.md); other threads reach
+ * it only through {@link EventLoop#execute}.
  *
  * <p>Upstream ids are the proxy's own, short decimal numbers: QEMU answers a monitor's commands in
  * order, so uniqueness among the commands in flight is enough, and every byte of id costs QEMU
  * about 1.5 µs to read. The client's id never goes upstream; it is spliced back into the reply.
+ *
+ * <p>The job (libvirt's lesson): commands that change state run one client at a time. A client
+ * holds the job while its modify commands are in flight, or from __dev.qmpx_job-begin to
+ * __dev.qmpx_job-end. Others' modify commands wait for it in FIFO order, up to the job-wait bound,
+ * then fail naming the holder; nothing of theirs is sent meanwhile. Queries never wait for it.
  */
 public final class Guest implements UpstreamLink.Listener {
     private static final Logger LOG = Logger.getLogger(Guest.class.getName());
+    private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final int ID_SPACE = 256;
     private static final long GREETING_WARN_MILLIS = 5_000;
 
     /** LEARNING: negotiated, asking QEMU what it offers before greeting clients. */
     private enum State { CONNECTING, AWAITING_GREETING, NEGOTIATING, LEARNING, READY, GONE }
+
+    /** Who holds the guest's job. */
+    private static final class Job {
+        final ClientSession holder;
+        final long sinceNanos = System.nanoTime();
+        String command;
+        boolean explicit;
+        int commandsInFlight;
+
+        Job(ClientSession holder, String command, boolean explicit) {
+            this.holder = holder;
+            this.command = command;
+            this.explicit = explicit;
+        }
+    }
+
+    /** A command sent upstream and not yet answered (or answered late, after its timeout). */
+    private static final class InFlight {
+        final Outgoing outgoing;
+        final ClientSession owner;
+        final long sentNanos = System.nanoTime();
+        EventLoop.Timer timer;
+        boolean timedOut;
+        boolean underJob;
+
+        InFlight(Outgoing outgoing, ClientSession owner) {
+            this.outgoing = outgoing;
+            this.owner = owner;
+        }
+    }
 
     private final GuestConfig config;
     private final EventLoop loop;
@@ -47,20 +94,24 @@ public final class Guest implements UpstreamLink.Listener {
     private final Set<ClientSession> sessions = new LinkedHashSet<>();
     /** Sessions with queued commands, served round-robin so one busy client cannot starve another. */
     private final ArrayDeque<ClientSession> ring = new ArrayDeque<>();
-    private final Map<String, Outgoing> inFlight = new HashMap<>();
+    private final Map<String, InFlight> inFlight = new HashMap<>();
     /** The proxy's own commands (start-up queries, cleanup after clients); sent before clients'. */
     private final ArrayDeque<Outgoing> internal = new ArrayDeque<>();
+    /** Sessions whose next command waits for the job, in arrival order, with their wait timers. */
+    private final LinkedHashMap<ClientSession, EventLoop.Timer> jobWaiters = new LinkedHashMap<>();
     private final FdsetIds fdsetIds = new FdsetIds();
     private State state = State.CONNECTING;
     private byte[] greetingLine;
     private String negotiationId;
-    /** The commands QEMU offers (query-commands at negotiation), to answer as QEMU would. */
-    private Set<String> qemuCommands = Set.of();
+    private CommandCatalogue catalogue = CommandCatalogue.empty();
+    private long qemuPid = -1;
     private int nextId;
     private boolean fdCommandInFlight;
     private boolean sawShutdown;
     private int connectAttempts;
     private EventLoop.Timer greetingTimer;
+    private Job job;
+    private EventLoop.Timer jobIdleTimer;
 
     public Guest(GuestConfig config, EventLoop loop) {
         this.config = config;
@@ -72,12 +123,17 @@ public final class Guest implements UpstreamLink.Listener {
         return config;
     }
 
+    public EventLoop loop() {
+        return loop;
+    }
+
     public FdsetIds fdsetIds() {
         return fdsetIds;
     }
 
-    public EventLoop loop() {
-        return loop;
+    /** QEMU's commands, as of the last negotiation. */
+    public CommandCatalogue catalogue() {
+        return catalogue;
     }
 
     /** Completes with the process exit status when this guest's proxy has nothing left to do. */
@@ -92,7 +148,8 @@ public final class Guest implements UpstreamLink.Listener {
     private void connectUpstream() {
         String failure = upstream.connect();
         if (failure == null) {
-            LOG.info(config.name() + ": connected to QEMU monitor " + config.qemuSocket());
+            qemuPid = upstream.peerPid();
+            LOG.info(config.name() + ": connected to QEMU monitor " + config.qemuSocket() + " (QEMU pid " + qemuPid + ")");
             state = State.AWAITING_GREETING;
             connectAttempts = 0;
             greetingTimer = loop.schedule(GREETING_WARN_MILLIS, () -> LOG.warning(config.name()
@@ -113,7 +170,8 @@ public final class Guest implements UpstreamLink.Listener {
     /** A new client session; it is greeted once QEMU's greeting is known. */
     public void attach(ClientSession session) {
         sessions.add(session);
-        LOG.info(config.name() + ": " + session.name() + " connected (" + session.transport().describe() + ")");
+        LOG.info(config.name() + ": " + session.name() + " connected (" + session.transport().peer()
+                + ", role " + session.role().name() + ")");
         if (state == State.READY) {
             session.greet(greetingLine);
         }
@@ -125,22 +183,37 @@ public final class Guest implements UpstreamLink.Listener {
             ring.remove(session);
             session.setScheduled(false);
         }
-        LOG.info(config.name() + ": " + session.name() + " disconnected (" + reason + "; "
-                + session.transport().describe() + ")");
+        EventLoop.Timer waiting = jobWaiters.remove(session);
+        if (waiting != null) {
+            waiting.cancel();
+        }
+        if (job != null && job.holder == session) {
+            job.explicit = false;
+            if (job.commandsInFlight == 0) {
+                releaseJob();
+            }
+        }
+        LOG.info(config.name() + ": " + session.name() + " disconnected (" + reason + "; " + session.transport().peer() + ")");
+        pump();
     }
 
     /** The session queued a command: schedule it. */
     public void submit(ClientSession session) {
-        if (!session.isScheduled()) {
+        schedule(session);
+        pump();
+    }
+
+    private void schedule(ClientSession session) {
+        if (!session.isScheduled() && !jobWaiters.containsKey(session) && session.hasQueued()) {
             session.setScheduled(true);
             ring.add(session);
         }
-        pump();
     }
 
     /**
      * Sends queued commands while the in-flight bound allows: the proxy's own first, then one per
-     * session in turn.
+     * session in turn. A session whose next command needs the job another client holds leaves the
+     * ring and waits for it (its later commands wait behind it, keeping its order).
      */
     private void pump() {
         if (state != State.READY && state != State.LEARNING) {
@@ -157,6 +230,12 @@ public final class Guest implements UpstreamLink.Listener {
             } else {
                 return;
             }
+            if (from != null && next.needsJob() && job != null && job.holder != from) {
+                ring.poll();
+                from.setScheduled(false);
+                awaitJob(from);
+                continue;
+            }
             // An fd-carrying command goes alone: nothing before it unanswered, nothing after it sent.
             if (next.carriesFds() && !inFlight.isEmpty()) {
                 return;
@@ -166,19 +245,203 @@ public final class Guest implements UpstreamLink.Listener {
             } else {
                 ring.poll();
                 from.pollQueued();
-                if (from.hasQueued()) {
-                    ring.add(from);
-                } else {
-                    from.setScheduled(false);
-                }
+                from.setScheduled(false);
+                schedule(from);
             }
-            send(next, allocateId());
+            if (next.kind() == Outgoing.Kind.UPSTREAM) {
+                send(next, from);
+            } else {
+                jobRequest(from, next);
+            }
         }
     }
 
+    private String allocateId() {
+        while (true) {
+            String id = Integer.toString(nextId);
+            nextId = (nextId + 1) % ID_SPACE;
+            if (!inFlight.containsKey(id)) {
+                return id;
+            }
+        }
+    }
+
+    private void send(Outgoing outgoing, ClientSession from) {
+        String id = allocateId();
+        InFlight entry = new InFlight(outgoing, from);
+        if (from != null && outgoing.needsJob()) {
+            if (job == null) {
+                job = new Job(from, outgoing.name(), false);
+            }
+            job.command = outgoing.name();
+            job.commandsInFlight++;
+            entry.underJob = true;
+        }
+        if (job != null && job.explicit && job.holder == from) {
+            restartJobIdleTimer();
+        }
+        long timeout = config.timeouts().replyMillis(outgoing.commandClass());
+        entry.timer = loop.schedule(timeout, () -> replyTimedOut(id, entry, timeout));
+        inFlight.put(id, entry);
+        if (outgoing.carriesFds()) {
+            fdCommandInFlight = true;
+        }
+        upstream.send(UpstreamEncoding.withId(outgoing.prefix(), id), outgoing.fds());
+        outgoing.closeFds();
+    }
+
+    /** QEMU is busy, not necessarily gone: the client is told, the upstream stays, the late reply is dropped. */
+    private void replyTimedOut(String id, InFlight entry, long timeoutMillis) {
+        if (inFlight.get(id) != entry || entry.timedOut) {
+            return;
+        }
+        entry.timedOut = true;
+        boolean alive = qemuPid > 0 && ProcessHandle.of(qemuPid).map(ProcessHandle::isAlive).orElse(false);
+        String qemu = alive ? "QEMU (pid " + qemuPid + ") is alive and its monitor connection open, so it is busy; "
+                + "its late reply will be dropped" : "QEMU (pid " + qemuPid + ") is gone";
+        LOG.warning(config.name() + ": no reply to '" + entry.outgoing.name() + "' within " + timeoutMillis
+                + " ms; " + qemu);
+        audit(entry.owner, entry.outgoing, "timeout", entry.sentNanos);
+        entry.outgoing.handler().onAbandoned(QmpError.generic("qmpx: no reply from QEMU to '"
+                + entry.outgoing.name() + "' within " + seconds(timeoutMillis) + "; " + qemu));
+    }
+
+    // --- the job ---
+
+    private void awaitJob(ClientSession session) {
+        if (jobWaiters.containsKey(session)) {
+            return;
+        }
+        jobWaiters.put(session, loop.schedule(config.timeouts().jobWaitMillis(), () -> jobWaitExpired(session)));
+    }
+
+    private void jobWaitExpired(ClientSession session) {
+        if (jobWaiters.remove(session) == null || session.isClosed()) {
+            return;
+        }
+        Outgoing refused = session.pollQueued();
+        refused.closeFds();
+        String holder = describeJob();
+        LOG.warning(config.name() + ": " + session.name() + "'s '" + refused.name() + "' waited "
+                + seconds(config.timeouts().jobWaitMillis()) + " for the job, held by " + holder);
+        audit(session, refused, "job-wait-timeout", System.nanoTime() - config.timeouts().jobWaitMillis() * 1_000_000L);
+        refused.handler().onAbandoned(QmpError.generic("qmpx: '" + refused.name() + "' waited "
+                + seconds(config.timeouts().jobWaitMillis()) + " for the guest's job, held by " + holder));
+        schedule(session);
+        pump();
+    }
+
+    private void jobRequest(ClientSession from, Outgoing request) {
+        if (request.kind() == Outgoing.Kind.JOB_BEGIN) {
+            if (job != null && job.explicit) {
+                request.handler().onAbandoned(QmpError.generic("qmpx: this client already holds the job"));
+                return;
+            }
+            if (job == null) {
+                job = new Job(from, request.name(), true);
+            }
+            job.explicit = true;
+            job.command = request.name();
+            restartJobIdleTimer();
+            LOG.info(config.name() + ": " + from.name() + " took the job");
+            request.handler().onLocalReturn("{}");
+        } else if (job != null && job.holder == from && job.explicit) {
+            job.explicit = false;
+            LOG.info(config.name() + ": " + from.name() + " released the job");
+            request.handler().onLocalReturn("{}");
+            if (job.commandsInFlight == 0) {
+                releaseJob();
+            }
+        } else {
+            request.handler().onAbandoned(QmpError.generic("qmpx: this client holds no job (see __dev.qmpx_job-begin)"));
+        }
+    }
+
+    private void restartJobIdleTimer() {
+        if (jobIdleTimer != null) {
+            jobIdleTimer.cancel();
+        }
+        Job held = job;
+        jobIdleTimer = loop.schedule(config.timeouts().jobIdleMillis(), () -> {
+            if (job == held && held.explicit) {
+                LOG.warning(config.name() + ": " + held.holder.name() + "'s job released after "
+                        + seconds(config.timeouts().jobIdleMillis()) + " without a command");
+                held.explicit = false;
+                if (held.commandsInFlight == 0) {
+                    releaseJob();
+                }
+            }
+        });
+    }
+
+    /** Frees the job and hands it to the first waiter, so waiters get it in order. */
+    private void releaseJob() {
+        job = null;
+        if (jobIdleTimer != null) {
+            jobIdleTimer.cancel();
+            jobIdleTimer = null;
+        }
+        var first = jobWaiters.entrySet().stream().findFirst();
+        if (first.isPresent()) {
+            ClientSession next = first.get().getKey();
+            first.get().getValue().cancel();
+            jobWaiters.remove(next);
+            job = new Job(next, next.peekQueued().name(), false);
+            schedule(next);
+        }
+        pump();
+    }
+
+    private String describeJob() {
+        if (job == null) {
+            return "nobody";
+        }
+        Peer peer = job.holder.transport().peer();
+        return job.holder.name() + " (pid " + peer.pid() + ", uid " + peer.uid() + ") "
+                + (job.explicit ? "with __dev.qmpx_job-begin, last running '" + job.command + "'," : "running '" + job.command + "'")
+                + " for " + seconds((System.nanoTime() - job.sinceNanos) / 1_000_000L);
+    }
+
+    private static String seconds(long millis) {
+        return String.format("%.1f s", millis / 1000.0);
+    }
+
+    /** Records a command that changes state (or was refused) in the command audit. */
+    public void audit(ClientSession session, Outgoing outgoing, String result, long sinceNanos) {
+        if (session == null || (outgoing.commandClass() == CommandClass.QUERY && !result.equals("denied"))) {
+            return;
+        }
+        Peer peer = session.transport().peer();
+        config.audit().record(config.name(), new CommandAudit.Client(session.name(), peer.pid(), peer.uid(), peer.gid(),
+                peer.listener()), outgoing.name(), result, (System.nanoTime() - sinceNanos) / 1000);
+    }
+
+    /** The value of __dev.qmpx_clients: every client, and who holds the job. */
+    public String clientsJson() {
+        ArrayNode clients = MAPPER.createArrayNode();
+        for (ClientSession session : sessions) {
+            Peer peer = session.transport().peer();
+            long commandsInFlight = inFlight.values().stream().filter(f -> f.owner == session && !f.timedOut).count();
+            clients.addObject().put("client", session.name()).put("pid", peer.pid()).put("uid", peer.uid())
+                    .put("gid", peer.gid()).put("listener", peer.listener()).put("role", session.role().name())
+                    .put("in-flight", commandsInFlight).put("queued", session.queuedCount())
+                    .put("waiting-for-job", jobWaiters.containsKey(session));
+        }
+        ObjectNode value = MAPPER.createObjectNode().set("clients", clients);
+        if (job == null) {
+            value.putNull("job");
+        } else {
+            value.putObject("job").put("holder", job.holder.name()).put("command", job.command)
+                    .put("explicit", job.explicit).put("held-ms", (System.nanoTime() - job.sinceNanos) / 1_000_000L);
+        }
+        return QemuJson.write(value);
+    }
+
+    // --- the proxy's own commands ---
+
     /** Queues a command of the proxy's own; failures are logged, not reported to anyone. */
-    private void internal(String name, ObjectNode arguments, java.util.function.Consumer<JsonMessage> onReturn) {
-        internal.add(new Outgoing(name, UpstreamEncoding.prefix(name, arguments), new ReplyHandler() {
+    private void internal(String name, ObjectNode arguments, Consumer<JsonMessage> onReturn) {
+        internal.add(new Outgoing(name, CommandCatalogue.classify(name), UpstreamEncoding.prefix(name, arguments), new ReplyHandler() {
             @Override
             public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
                 if (reply.member("error") != null) {
@@ -216,25 +479,6 @@ public final class Guest implements UpstreamLink.Listener {
         for (long upstreamId : fds.upstreamFdsets()) {
             internal("remove-fd", JsonNodeFactory.instance.objectNode().put("fdset-id", upstreamId), r -> { });
         }
-    }
-
-    private String allocateId() {
-        while (true) {
-            String id = Integer.toString(nextId);
-            nextId = (nextId + 1) % ID_SPACE;
-            if (!inFlight.containsKey(id)) {
-                return id;
-            }
-        }
-    }
-
-    private void send(Outgoing outgoing, String idJson) {
-        inFlight.put(idJson, outgoing);
-        if (outgoing.carriesFds()) {
-            fdCommandInFlight = true;
-        }
-        upstream.send(UpstreamEncoding.withId(outgoing.prefix(), idJson), outgoing.fds());
-        outgoing.closeFds();
     }
 
     // --- upstream ---
@@ -275,12 +519,12 @@ public final class Guest implements UpstreamLink.Listener {
             return;
         }
         state = State.LEARNING;
-        internal("query-commands", null, commands -> {
-            qemuCommands = CommandNames.fromQueryCommands(commands);
+        internal("query-qmp-schema", null, schema -> {
+            catalogue = CommandCatalogue.fromSchema(tree(schema).path("return"));
             internal("query-fdsets", null, fdsets -> {
-                CommandNames.fdsetIds(fdsets).forEach(fdsetIds::reserve);
+                tree(fdsets).path("return").forEach(set -> fdsetIds.reserve(set.path("fdset-id").asLong()));
                 state = State.READY;
-                LOG.info(config.name() + ": QMP negotiated with QEMU (" + qemuCommands.size()
+                LOG.info(config.name() + ": QMP negotiated with QEMU (" + catalogue.size()
                         + " commands); serving clients");
                 for (ClientSession session : List.copyOf(sessions)) {
                     session.greet(greetingLine);
@@ -288,11 +532,6 @@ public final class Guest implements UpstreamLink.Listener {
                 pump();
             });
         });
-    }
-
-    /** Whether QEMU has a command of this name (as of the last negotiation). */
-    public boolean qemuHasCommand(String name) {
-        return qemuCommands.contains(name);
     }
 
     private void route(JsonMessage message) {
@@ -315,16 +554,32 @@ public final class Guest implements UpstreamLink.Listener {
             LOG.warning(config.name() + ": reply from QEMU without id dropped: " + text(message));
             return;
         }
-        Outgoing outgoing = inFlight.remove(idText(message, id));
-        if (outgoing == null) {
+        InFlight entry = inFlight.remove(idText(message, id));
+        if (entry == null) {
             LOG.warning(config.name() + ": reply from QEMU with unknown id dropped: " + text(message));
             return;
         }
-        if (outgoing.carriesFds()) {
+        entry.timer.cancel();
+        if (entry.outgoing.carriesFds()) {
             fdCommandInFlight = false;
         }
-        outgoing.handler().onReply(message, id);
+        if (entry.timedOut) {
+            LOG.info(config.name() + ": late reply to '" + entry.outgoing.name() + "' (timed out) dropped: " + text(message));
+        } else {
+            audit(entry.owner, entry.outgoing, message.member("error") != null ? errorClass(message) : "return", entry.sentNanos);
+            entry.outgoing.handler().onReply(message, id);
+        }
+        if (entry.underJob && job != null) {
+            job.commandsInFlight--;
+            if (job.commandsInFlight == 0 && !job.explicit) {
+                releaseJob();
+            }
+        }
         pump();
+    }
+
+    private static String errorClass(JsonMessage reply) {
+        return tree(reply).path("error").path("class").asText();
     }
 
     private static boolean isShutdownEvent(JsonMessage message) {
@@ -343,13 +598,19 @@ public final class Guest implements UpstreamLink.Listener {
             LOG.warning(config.name() + ": lost QEMU monitor: " + reason);
         }
         QmpError abandoned = QmpError.generic("qmpx: QEMU closed the monitor before replying");
-        List<Outgoing> pending = new ArrayList<>(inFlight.values());
+        List<InFlight> pending = new ArrayList<>(inFlight.values());
         inFlight.clear();
         fdCommandInFlight = false;
         ring.clear();
         internal.clear();
-        for (Outgoing outgoing : pending) {
-            outgoing.handler().onAbandoned(abandoned);
+        jobWaiters.values().forEach(EventLoop.Timer::cancel);
+        jobWaiters.clear();
+        job = null;
+        for (InFlight entry : pending) {
+            entry.timer.cancel();
+            if (!entry.timedOut) {
+                entry.outgoing.handler().onAbandoned(abandoned);
+            }
         }
         for (ClientSession session : List.copyOf(sessions)) {
             session.setScheduled(false);
@@ -364,6 +625,14 @@ public final class Guest implements UpstreamLink.Listener {
         } else {
             state = State.GONE;
             exit.complete(3);
+        }
+    }
+
+    private static JsonNode tree(JsonMessage message) {
+        try {
+            return MAPPER.readTree(message.text());
+        } catch (IOException e) {
+            throw new IllegalStateException("QEMU's reply is not JSON", e);
         }
     }
 

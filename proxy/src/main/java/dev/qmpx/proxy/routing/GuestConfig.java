@@ -1,5 +1,8 @@
 package dev.qmpx.proxy.routing;
 
+import dev.qmpx.proxy.policy.CommandAudit;
+import dev.qmpx.proxy.policy.Policy;
+import dev.qmpx.qmp.catalogue.CommandClass;
 import dev.qmpx.qmp.json.JsonLimits;
 
 import java.nio.file.Path;
@@ -12,12 +15,35 @@ import java.nio.file.Path;
  * @param clientLimits size and nesting bounds on each client message
  * @param clientOutputLimit bytes queued for a client that is not reading before it is disconnected
  * @param clientQueueLimit a client's commands waiting or in flight before the proxy stops reading it
+ * @param timeouts reply timeouts per command class and the job's bounds
+ * @param policy which role each client gets
+ * @param audit where state-changing commands are recorded
  */
 public record GuestConfig(String name, Path qemuSocket, boolean reconnect, int maxInFlight,
-                          JsonLimits clientLimits, long clientOutputLimit, int clientQueueLimit) {
+                          JsonLimits clientLimits, long clientOutputLimit, int clientQueueLimit,
+                          Timeouts timeouts, Policy policy, CommandAudit audit) {
     public static final int DEFAULT_MAX_IN_FLIGHT = 8;
     public static final long DEFAULT_CLIENT_OUTPUT_LIMIT = 8L << 20;
     public static final int DEFAULT_CLIENT_QUEUE_LIMIT = 64;
+
+    /**
+     * @param queryMillis reply timeout of a query
+     * @param modifyMillis reply timeout of another command
+     * @param jobMillis reply timeout of a command that starts a QEMU job
+     * @param jobWaitMillis how long a command may wait for the guest's job before it fails
+     * @param jobIdleMillis how long a job taken with __dev.qmpx_job-begin may sit unused
+     */
+    public record Timeouts(long queryMillis, long modifyMillis, long jobMillis, long jobWaitMillis, long jobIdleMillis) {
+        public static final Timeouts DEFAULT = new Timeouts(10_000, 60_000, 600_000, 30_000, 60_000);
+
+        public long replyMillis(CommandClass commandClass) {
+            return switch (commandClass) {
+                case QUERY -> queryMillis;
+                case MODIFY -> modifyMillis;
+                case JOB -> jobMillis;
+            };
+        }
+    }
 
     public GuestConfig {
         if (maxInFlight < 1 || maxInFlight > 64) {

@@ -1,25 +1,45 @@
 package dev.qmpx.proxy.routing;
 
 import dev.qmpx.proxy.fds.PendingFds;
+import dev.qmpx.qmp.catalogue.CommandClass;
 
 import java.io.FileDescriptor;
 
 /**
- * A command on its way to QEMU.
+ * A command on its way to QEMU, or a job request the proxy answers itself in its turn.
  *
- * @param name the command name, for logs
- * @param prefix the encoded command up to its closing brace (see UpstreamEncoding)
+ * @param name the command name, for logs, timeouts and the audit
+ * @param commandClass query, modify or job (what the job rules and reply timeouts go by)
+ * @param kind upstream command, or a local job-begin/job-end that takes its place in the client's order
+ * @param prefix the encoded command up to its closing brace (see UpstreamEncoding); empty for local kinds
  * @param fds descriptors to pass in the same sendmsg, or an empty array
  */
-public record Outgoing(String name, byte[] prefix, FileDescriptor[] fds, ReplyHandler handler) {
+public record Outgoing(String name, CommandClass commandClass, Kind kind, byte[] prefix, FileDescriptor[] fds,
+                       ReplyHandler handler) {
     private static final FileDescriptor[] NONE = new FileDescriptor[0];
 
-    public Outgoing(String name, byte[] prefix, ReplyHandler handler) {
-        this(name, prefix, NONE, handler);
+    /** What the dispatcher does with it. */
+    public enum Kind { UPSTREAM, JOB_BEGIN, JOB_END }
+
+    public Outgoing(String name, CommandClass commandClass, byte[] prefix, FileDescriptor[] fds, ReplyHandler handler) {
+        this(name, commandClass, Kind.UPSTREAM, prefix, fds, handler);
+    }
+
+    public Outgoing(String name, CommandClass commandClass, byte[] prefix, ReplyHandler handler) {
+        this(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler);
+    }
+
+    public static Outgoing local(String name, Kind kind, ReplyHandler handler) {
+        return new Outgoing(name, CommandClass.MODIFY, kind, new byte[0], NONE, handler);
     }
 
     public boolean carriesFds() {
         return fds.length > 0;
+    }
+
+    /** Whether it may run only while its client holds the guest's job (or the job is free). */
+    public boolean needsJob() {
+        return kind == Kind.JOB_BEGIN || (kind == Kind.UPSTREAM && commandClass != CommandClass.QUERY);
     }
 
     /** Closes the proxy's copies of the fds: once sent (QEMU holds its own), or when dropped. */

@@ -8,6 +8,11 @@ public interface ReplyHandler {
     /** QEMU answered; {@code proxyId} is the id member the proxy had put in. */
     void onReply(JsonMessage reply, JsonMessage.Member proxyId);
 
-    /** No reply will come (QEMU went away, or the command was never sent). */
+    /** No reply will come (QEMU went away, a timeout, or the command was never sent). */
     void onAbandoned(QmpError reason);
+
+    /** The proxy answered in the command's place (a job request); returnJson is the value of "return". */
+    default void onLocalReturn(String returnJson) {
+        throw new UnsupportedOperationException("no local answers for this command");
+    }
 }

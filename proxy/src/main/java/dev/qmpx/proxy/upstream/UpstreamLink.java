@@ -65,8 +65,13 @@ public final class UpstreamLink implements EventLoop.Handler {
         }
     }
 
-    public boolean isOpen() {
-        return channel != null;
+    /** QEMU's pid (SO_PEERCRED of the monitor connection), or -1 when not connected. */
+    public long peerPid() {
+        try {
+            return channel == null ? -1 : channel.getPeerCredentials().getPid();
+        } catch (IOException e) {
+            return -1;
+        }
     }
 
     /** Writes a command; fds, if any, travel in the same sendmsg as its first bytes. */

@@ -1,0 +1,45 @@
+package dev.qmpx.proxy.downstream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.qmpx.qmp.json.JsonMessage;
+import dev.qmpx.qmp.json.QemuJson;
+import dev.qmpx.qmp.message.QmpWire;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.List;
+
+/**
+ * The commands the proxy answers itself, named with QAPI's downstream-extension prefix, and listed
+ * in the proxy's answer to query-commands.
+ */
+final class ProxyCommands {
+    static final String CLIENTS = "__dev.qmpx_clients";
+    static final String JOB_BEGIN = "__dev.qmpx_job-begin";
+    static final String JOB_END = "__dev.qmpx_job-end";
+    private static final List<String> ALL = List.of(CLIENTS, JOB_BEGIN, JOB_END);
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private ProxyCommands() {
+    }
+
+    /** query-commands as QEMU answered it, with the proxy's commands added. */
+    static final ReplyMapper WITH_OWN_COMMANDS = (reply, proxyId, rawId) -> {
+        if (reply.member("return") == null) {
+            return QmpWire.replyLine(reply, proxyId, rawId);
+        }
+        ArrayNode commands = (ArrayNode) tree(reply).path("return");
+        ALL.forEach(name -> commands.addObject().put("name", name));
+        return QmpWire.returnLine(rawId, QemuJson.write(commands));
+    };
+
+    private static JsonNode tree(JsonMessage reply) {
+        try {
+            return MAPPER.readTree(reply.text());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
