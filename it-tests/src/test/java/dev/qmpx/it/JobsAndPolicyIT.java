@@ -1,0 +1,192 @@
+package dev.qmpx.it;
+
+import dev.qmpx.client.QmpClient;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** libvirt's THREADS lessons for external clients: the job, reply timeouts, roles, the audit. */
+class JobsAndPolicyIT {
+    private static final Duration TIMEOUT = GuestFixture.TIMEOUT;
+    private static final String PAUSED = "{\"return\": {\"status\": \"paused\", \"singlestep\": false, \"running\": false}";
+
+    @Test
+    void queriesFlowWhileAClientHoldsTheJobAndModifyCommandsWaitForIt() throws Exception {
+        try (GuestFixture guest = GuestFixture.start(); QmpClient holder = guest.client(); QmpClient other = guest.client();
+             QmpClient observer = guest.client()) {
+            assertEquals("{\"return\": {}, \"id\": 1}", holder.execute("{\"execute\": \"__dev.qmpx_job-begin\", \"id\": 1}", TIMEOUT));
+            // Another client's queries are answered at once while the job is held...
+            for (int i = 0; i < 20; i++) {
+                assertTrue(other.execute("{\"execute\": \"query-status\", \"id\": " + i + "}", TIMEOUT).endsWith("\"id\": " + i + "}"));
+            }
+            // ...its modify command waits (visible in __dev.qmpx_clients), and runs once the job is released.
+            other.send("{\"execute\": \"stop\", \"id\": \"waiting\"}");
+            Await.until("the stop to wait for the job", TIMEOUT, () -> clients(observer).contains("\"waiting-for-job\": true"));
+            String listing = clients(observer);
+            assertTrue(listing.contains("\"job\": {\"holder\": \"client#"), listing);
+            assertTrue(listing.contains("\"explicit\": true"), listing);
+            assertTrue(listing.contains("\"role\": \"admin\""), listing);
+            assertTrue(holder.execute("{\"execute\": \"query-status\"}", TIMEOUT).contains("\"running\": true"));
+            assertEquals("{\"return\": {}, \"id\": 2}", holder.execute("{\"execute\": \"__dev.qmpx_job-end\", \"id\": 2}", TIMEOUT));
+            assertEquals("{\"return\": {}, \"id\": \"waiting\"}", other.nextReply(TIMEOUT));
+            assertTrue(holder.awaitEvent("STOP", TIMEOUT).contains("STOP"));
+            assertEquals("{\"return\": {}}", other.execute("{\"execute\": \"cont\"}", TIMEOUT));
+            String commands = observer.execute("{\"execute\": \"query-commands\"}", TIMEOUT);
+            for (String own : List.of("__dev.qmpx_clients", "__dev.qmpx_job-begin", "__dev.qmpx_job-end", "query-status")) {
+                assertTrue(commands.contains("{\"name\": \"" + own + "\"}"), own);
+            }
+        }
+    }
+
+    private static String clients(QmpClient client) {
+        try {
+            return client.execute("{\"execute\": \"__dev.qmpx_clients\"}", TIMEOUT);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void aJobGroupExcludesOtherModifiersAndTheWaitBoundNamesTheHolder() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--job-wait", "1.5");
+             QmpClient a = guest.client(); QmpClient b = guest.client()) {
+            assertEquals("{\"return\": {}}", a.execute("{\"execute\": \"__dev.qmpx_job-begin\"}", TIMEOUT));
+            assertEquals("{\"return\": {}}", a.execute("{\"execute\": \"stop\"}", TIMEOUT));
+            b.send("{\"execute\": \"cont\", \"id\": \"b-cont\"}");
+            // B's cont cannot slip in between A's commands: A still sees its own stop in effect.
+            assertTrue(a.execute("{\"execute\": \"query-status\"}", TIMEOUT).startsWith(PAUSED));
+            String refused = b.nextReply(TIMEOUT);
+            assertTrue(Pattern.matches("\\{\"id\": \"b-cont\", \"error\": \\{\"class\": \"GenericError\", \"desc\": "
+                    + "\"qmpx: 'cont' waited 1\\.5 s for the guest's job, held by client#\\d+ \\(pid \\d+, uid 0\\) with "
+                    + "__dev.qmpx_job-begin, last running 'stop', for \\d+\\.\\d s\"}}", refused), refused);
+            // Nothing was sent upstream for it: the guest is still paused.
+            assertTrue(a.execute("{\"execute\": \"query-status\"}", TIMEOUT).startsWith(PAUSED));
+            assertEquals("{\"return\": {}}", a.execute("{\"execute\": \"__dev.qmpx_job-end\"}", TIMEOUT));
+            assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: this client holds no job (see __dev.qmpx_job-begin)\"}}",
+                    a.execute("{\"execute\": \"__dev.qmpx_job-end\"}", TIMEOUT));
+            assertEquals("{\"return\": {}}", b.execute("{\"execute\": \"cont\"}", TIMEOUT));
+        }
+    }
+
+    @Test
+    void aDisconnectOrIdleBoundReleasesAJob() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--job-idle", "1"); QmpClient waiter = guest.client()) {
+            QmpClient leaver = guest.client();
+            assertEquals("{\"return\": {}}", leaver.execute("{\"execute\": \"__dev.qmpx_job-begin\"}", TIMEOUT));
+            waiter.send("{\"execute\": \"stop\", \"id\": 1}");
+            leaver.close();
+            assertEquals("{\"return\": {}, \"id\": 1}", waiter.nextReply(TIMEOUT));
+            try (QmpClient idler = guest.client()) {
+                assertEquals("{\"return\": {}}", idler.execute("{\"execute\": \"__dev.qmpx_job-begin\"}", TIMEOUT));
+                waiter.send("{\"execute\": \"cont\", \"id\": 2}");
+                assertEquals("{\"return\": {}, \"id\": 2}", waiter.nextReply(TIMEOUT));
+                guest.proxy.awaitLog("job released after 1.0 s without a command", TIMEOUT);
+            }
+        }
+    }
+
+    @Test
+    void aStuckQemuMakesTheReplyTimeoutFireWithoutLosingTheUpstream() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--command-timeout", "1", "--query-timeout", "1");
+             QmpClient stuck = guest.client(); QmpClient other = guest.client()) {
+            MainLoopHang hang = MainLoopHang.begin(stuck, guest.dir.path, guest.qemu.pid(), "\"hang\"");
+            other.send("{\"execute\": \"query-status\", \"id\": \"q\"}");
+            String timedOut = stuck.nextReply(TIMEOUT);
+            assertTrue(Pattern.matches("\\{\"id\": \"hang\", \"error\": \\{\"class\": \"GenericError\", \"desc\": \"qmpx: no reply "
+                    + "from QEMU to 'blockdev-add' within 1\\.0 s; QEMU \\(pid " + guest.qemu.pid() + "\\) is alive and its monitor "
+                    + "connection open, so it is busy; its late reply will be dropped\"}}", timedOut), timedOut);
+            assertTrue(other.nextReply(TIMEOUT).startsWith("{\"id\": \"q\", \"error\": {\"class\": \"GenericError\", \"desc\": "
+                    + "\"qmpx: no reply from QEMU to 'query-status' within 1.0 s"));
+            hang.release();
+            guest.proxy.awaitLog("late reply to 'blockdev-add' (timed out) dropped", TIMEOUT);
+            guest.proxy.awaitLog("late reply to 'query-status' (timed out) dropped", TIMEOUT);
+            // The same upstream serves on; nobody received a late reply.
+            assertEquals("{\"return\": {}, \"id\": \"after\"}", stuck.execute("{\"execute\": \"query-name\", \"id\": \"after\"}", TIMEOUT));
+            assertEquals("{\"return\": {}, \"id\": \"after\"}", other.execute("{\"execute\": \"query-name\", \"id\": \"after\"}", TIMEOUT));
+            assertEquals(1, count(guest.proxy.log(), "connected to QEMU monitor"));
+        }
+    }
+
+    @Test
+    void aReadonlyClientIsDeniedStopYetReceivesTheStopEventAndTheAuditRecordsBoth() throws Exception {
+        try (WorkDir dir = new WorkDir()) {
+            Path readonlySocket = dir.resolve("ro.sock");
+            Path policy = dir.resolve("policy.json");
+            Files.writeString(policy, "{\"rules\": [{\"listener\": \"" + readonlySocket + "\", \"role\": \"readonly\"}]}");
+            Path audit = dir.resolve("audit.jsonl");
+            try (var qemu = dev.qmpx.proxy.demo.QemuProcess.start(dir.path, List.of());
+                 ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), List.of("--qemu", qemu.socket().toString(),
+                         "--listen", dir.resolve("admin.sock").toString(), "--listen", readonlySocket.toString(),
+                         "--policy", policy.toString(), "--audit", audit.toString()));
+                 QmpClient admin = QmpClient.negotiated(dir.resolve("admin.sock"), TIMEOUT);
+                 QmpClient readonly = QmpClient.negotiated(readonlySocket, TIMEOUT)) {
+                assertEquals("{\"id\": 1, \"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: the role 'readonly' does not allow 'stop'\"}}",
+                        readonly.execute("{\"execute\": \"stop\", \"id\": 1}", TIMEOUT));
+                assertTrue(readonly.execute("{\"execute\": \"query-status\"}", TIMEOUT).contains("\"running\": true"));
+                assertEquals("{\"return\": {}}", admin.execute("{\"execute\": \"stop\"}", TIMEOUT));
+                assertTrue(readonly.awaitEvent("STOP", TIMEOUT).contains("\"event\": \"STOP\""));
+                assertEquals("{\"return\": {}}", admin.execute("{\"execute\": \"cont\"}", TIMEOUT));
+                Await.until("three audit lines", TIMEOUT, () -> read(audit).lines().count() == 3);
+                List<String> lines = read(audit).lines().toList();
+                long me = ProcessHandle.current().pid();
+                assertTrue(lines.get(0).contains("\"pid\":" + me + ",\"uid\":0,\"gid\":0,\"listener\":\"" + readonlySocket
+                        + "\",\"command\":\"stop\",\"result\":\"denied\""), lines.get(0));
+                assertTrue(lines.get(1).contains("\"command\":\"stop\",\"result\":\"return\""), lines.get(1));
+                assertTrue(lines.get(2).contains("\"command\":\"cont\",\"result\":\"return\""), lines.get(2));
+            }
+        }
+    }
+
+    @Test
+    void thePolicyMapsAClientsUidToItsRole() throws Exception {
+        try (WorkDir dir = new WorkDir()) {
+            Files.setPosixFilePermissions(dir.path, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Path policy = dir.resolve("policy.json");
+            Files.writeString(policy, "{\"roles\": {\"watcher\": {\"allow\": [\"@query\"], \"events\": false}},"
+                    + " \"rules\": [{\"uid\": 65534, \"role\": \"watcher\"}], \"default\": \"admin\"}");
+            Path listen = dir.resolve("p.sock");
+            try (var qemu = dev.qmpx.proxy.demo.QemuProcess.start(dir.path, List.of());
+                 ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), List.of("--qemu", qemu.socket().toString(),
+                         "--listen", listen.toString(), "--socket-mode", "666", "--policy", policy.toString()));
+                 QmpClient root = QmpClient.negotiated(listen, TIMEOUT)) {
+                String script = """
+                        import socket, sys
+                        s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb"); f.readline()
+                        for cmd in (b'{"execute": "qmp_capabilities"}', b'{"execute": "stop", "id": 1}',
+                                    b'{"execute": "query-name", "id": 2}'):
+                            s.sendall(cmd); print(f.readline().decode().strip())
+                        """;
+                Process nobody = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "/usr/bin/python3", "-c", script, listen.toString()).redirectErrorStream(true).start();
+                String out = new String(nobody.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertEquals(0, nobody.waitFor(), out);
+                assertEquals(List.of("{\"return\": {}}",
+                        "{\"id\": 1, \"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: the role 'watcher' does not allow 'stop'\"}}",
+                        "{\"return\": {}, \"id\": 2}"), out.lines().toList());
+                assertEquals("{\"return\": {}}", root.execute("{\"execute\": \"stop\"}", TIMEOUT), "root keeps the default role");
+                assertTrue(proxy.log().contains("uid=65534 gid=65534, listener " + listen + ", role watcher"), proxy.log());
+            }
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file) : "";
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static int count(String text, String part) {
+        return text.split(Pattern.quote(part), -1).length - 1;
+    }
+}
