@@ -48,6 +48,11 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                                        disconnected (default 8388608).
               --client-queue-limit N   A client's unanswered commands before the proxy stops
                                        reading from it (default 64).
+              --broker SOCKET          The guest's open-hook socket (qmpx broker): files named in
+                                       blockdev-add (file, host_device, host_cdrom nodes) are
+                                       opened by the broker and passed to QEMU as fdsets, so a
+                                       QEMU that may open no image itself still takes disks.
+                                       Without a reachable broker such commands are refused.
               --policy FILE            Roles for clients by listener, uid or gid (JSON; see the
                                        README). Without it every client is admin.
               --audit FILE             One JSON line per state-changing or refused command
@@ -89,6 +94,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         long jobIdle = d.jobIdleMillis();
         Path policyFile = null;
         Path auditFile = null;
+        Path broker = null;
         List<Path> paths = new ArrayList<>();
         List<Integer> fds = new ArrayList<>();
         while (a.hasNext()) {
@@ -114,6 +120,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                 case "--verbose" -> verbose = true;
                 case "--policy" -> policyFile = Path.of(a.value(option));
                 case "--audit" -> auditFile = Path.of(a.value(option));
+                case "--broker" -> broker = Path.of(a.value(option)).toAbsolutePath();
                 case "--job-wait" -> jobWait = a.secondsAsMillis(option);
                 case "--job-idle" -> jobIdle = a.secondsAsMillis(option);
                 case "--query-timeout" -> queryTimeout = a.secondsAsMillis(option);
@@ -145,7 +152,8 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         }
         GuestConfig guest = new GuestConfig(name, qemu, reconnect, maxInFlight,
                 new JsonLimits(maxMessage, maxNesting), outputLimit, queueLimit,
-                new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle), policy, audit);
+                new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle), policy, audit,
+                broker);
         return new ProxyOptions(guest, paths, fds, socketMode, verbose);
     }
 }

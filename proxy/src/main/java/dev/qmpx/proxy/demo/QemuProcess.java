@@ -31,9 +31,15 @@ public final class QemuProcess implements AutoCloseable {
      * stay under 108 bytes) and waits for the socket file to appear.
      */
     public static QemuProcess start(Path dir, List<String> extraArgs) throws IOException {
+        return start(dir, extraArgs, List.of());
+    }
+
+    /** @param wrapper words before the binary, e.g. setpriv to run QEMU as another user */
+    public static QemuProcess start(Path dir, List<String> extraArgs, List<String> wrapper) throws IOException {
         Path socket = dir.resolve("qemu.sock");
         Path log = dir.resolve("qemu.log");
-        List<String> command = new ArrayList<>(List.of(BINARY, "-M", "none", "-nodefaults", "-display", "none",
+        List<String> command = new ArrayList<>(wrapper);
+        command.addAll(List.of(BINARY, "-M", "none", "-nodefaults", "-display", "none",
                 "-qmp", "unix:" + socket + ",server=on,wait=off"));
         command.addAll(extraArgs);
         Process process = new ProcessBuilder(command)

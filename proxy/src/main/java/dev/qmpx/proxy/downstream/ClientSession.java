@@ -1,6 +1,7 @@
 package dev.qmpx.proxy.downstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.proxy.routing.Guest;
 import dev.qmpx.proxy.routing.Outgoing;
 import dev.qmpx.qmp.json.JsonStreamer;
@@ -16,6 +17,12 @@ import dev.qmpx.qmp.message.UpstreamEncoding;
 import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdCommands;
 import dev.qmpx.proxy.fds.PendingFds;
+import dev.qmpx.proxy.paths.BrokerCalls;
+import dev.qmpx.proxy.paths.BrokeredPaths;
+import dev.qmpx.proxy.paths.FileReference;
+import dev.qmpx.proxy.paths.FileReferences;
+import dev.qmpx.proxy.paths.PathPreparation;
+
 import dev.qmpx.proxy.policy.Role;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
 import dev.qmpx.qmp.catalogue.CommandClass;
@@ -23,6 +30,7 @@ import dev.qmpx.qmp.catalogue.CommandClass;
 import java.io.FileDescriptor;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Iterator;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
@@ -49,6 +57,9 @@ public final class ClientSession {
     private boolean oobEnabled;
     private boolean closed;
     private boolean readingPaused;
+    /** While the broker opens a command's files, the client's later input waits here, in order. */
+    private boolean preparing;
+    private final ArrayDeque<JsonStreamer.Item> held = new ArrayDeque<>();
     /** Whether the session is in the guest's round-robin ring of sessions with queued commands. */
     private boolean scheduled;
 
@@ -120,6 +131,10 @@ public final class ClientSession {
         if (closed) {
             return;
         }
+        if (preparing) {
+            held.add(item);
+            return;
+        }
         ClientInput input = QmpRequests.read(item, oobEnabled);
         if (LOG.isLoggable(Level.FINE)) {
             LOG.fine(name() + " -> " + describe(item));
@@ -185,6 +200,13 @@ public final class ClientSession {
                         queued.add(new Outgoing(command.name(), commandClass, forward.prefix(), forward.fds(), slot));
                     }
                     case null -> {
+                        ObjectNode arguments = command.arguments().deepCopy();
+                        List<FileReference> files = guest.brokerCalls() == null ? List.of()
+                                : FileReferences.find(command.name(), arguments);
+                        if (!files.isEmpty()) {
+                            prepareFiles(command, commandClass, arguments, files);
+                            return;
+                        }
                         slot = new ReplySlot(this, command.rawId(), null);
                         queued.add(new Outgoing(command.name(), commandClass, UpstreamEncoding.prefix(command), slot));
                     }
@@ -193,6 +215,42 @@ public final class ClientSession {
         }
         replies.add(slot);
         guest.submit(this);
+    }
+
+    /**
+     * Has the broker open the files the command names, then queues add-fd for each and the command
+     * with /dev/fdset paths. Like QEMU's monitor, which reads nothing more until it has answered, the
+     * client's later input waits until then, so its order is kept.
+     */
+    private void prepareFiles(ClientCommand command, CommandClass commandClass, ObjectNode arguments,
+                              List<FileReference> files) {
+        BrokeredPaths mapper = new BrokeredPaths(sets -> guest.removeBrokeredFdsets(fds, List.copyOf(sets.keySet())));
+        ReplySlot slot = new ReplySlot(this, command.rawId(), mapper);
+        replies.add(slot);
+        preparing = true;
+        transport.setReading(false);
+        guest.brokerCalls().open(files, opened -> guest.loop().execute(() -> {
+            if (closed) {
+                PathPreparation.discard(opened);
+                return;
+            }
+            String refused = opened.stream().map(BrokerCalls.Opened::failure).filter(f -> f != null).findFirst().orElse(null);
+            if (refused != null) {
+                PathPreparation.discard(opened);
+                slot.onAbandoned(QmpError.generic(refused));
+            } else {
+                queued.addAll(PathPreparation.outgoings(command.name(), commandClass, arguments, opened, fds,
+                        guest.fdsetIds(), mapper, slot));
+                guest.submit(this);
+            }
+            preparing = false;
+            while (!preparing && !held.isEmpty() && !closed) {
+                onItem(held.poll());
+            }
+            if (!preparing && !closed && !readingPaused) {
+                transport.setReading(true);
+            }
+        }));
     }
 
     /** Answers qmp_capabilities locally with QEMU's checks and texts; QEMU's own was negotiated once. */
@@ -211,7 +269,7 @@ public final class ClientSession {
         }
     }
 
-    private static QmpError checkCapabilitiesArguments(com.fasterxml.jackson.databind.node.ObjectNode arguments) {
+    private static QmpError checkCapabilitiesArguments(ObjectNode arguments) {
         for (Iterator<String> names = arguments.fieldNames(); names.hasNext(); ) {
             String name = names.next();
             if (!name.equals("enable")) {
@@ -261,7 +319,9 @@ public final class ClientSession {
         }
         if (readingPaused && replies.size() < guest.config().clientQueueLimit()) {
             readingPaused = false;
-            transport.setReading(true);
+            if (!preparing) {
+                transport.setReading(true);
+            }
         }
     }
 
@@ -307,6 +367,7 @@ public final class ClientSession {
             return;
         }
         closed = true;
+        held.clear();
         queued.forEach(Outgoing::closeFds);
         queued.clear();
         replies.clear();

@@ -10,6 +10,7 @@ import dev.qmpx.proxy.downstream.Peer;
 import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdsetIds;
 import dev.qmpx.proxy.loop.EventLoop;
+import dev.qmpx.proxy.paths.BrokerCalls;
 import dev.qmpx.proxy.policy.CommandAudit;
 import dev.qmpx.proxy.upstream.UpstreamLink;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
@@ -100,6 +101,7 @@ public final class Guest implements UpstreamLink.Listener {
     /** Sessions whose next command waits for the job, in arrival order, with their wait timers. */
     private final LinkedHashMap<ClientSession, EventLoop.Timer> jobWaiters = new LinkedHashMap<>();
     private final FdsetIds fdsetIds = new FdsetIds();
+    private final BrokerCalls brokerCalls;
     private State state = State.CONNECTING;
     private byte[] greetingLine;
     private String negotiationId;
@@ -117,6 +119,20 @@ public final class Guest implements UpstreamLink.Listener {
         this.config = config;
         this.loop = loop;
         this.upstream = new UpstreamLink(loop, config.qemuSocket(), this);
+        this.brokerCalls = config.broker() == null ? null : new BrokerCalls(config.broker(), config.name());
+    }
+
+    /** Opens files through the broker for this guest, or null when QEMU opens them itself. */
+    public BrokerCalls brokerCalls() {
+        return brokerCalls;
+    }
+
+    /** Removes fdsets made from broker fds for a command QEMU refused. */
+    public void removeBrokeredFdsets(ClientFds fds, java.util.Collection<Long> upstreamIds) {
+        for (long id : upstreamIds) {
+            fds.brokeredFdsetRemoved(id);
+            internal("remove-fd", JsonNodeFactory.instance.objectNode().put("fdset-id", id), r -> { });
+        }
     }
 
     public GuestConfig config() {
