@@ -116,6 +116,8 @@ public final class BrokerCommand {
                 LOG.fine("removing " + adminSocket + ": " + e.getMessage());
             }
             stop.countDown();
+            // SIGTERM or SIGINT: a requested stop, so status 0 (the JVM would report 143).
+            Runtime.getRuntime().halt(0);
         }, "broker-shutdown"));
         stop.await();
         return 0;

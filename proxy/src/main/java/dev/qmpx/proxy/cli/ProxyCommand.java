@@ -56,12 +56,18 @@ final class ProxyCommand {
         });
         registered.join();
         guest.start();
+        java.util.concurrent.atomic.AtomicBoolean ending = new java.util.concurrent.atomic.AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             listeners.forEach(UnixListener::close);
             guest.exit().complete(0);
+            if (!ending.get()) {
+                // SIGTERM or SIGINT: a requested stop, so status 0 (the JVM would report 143).
+                Runtime.getRuntime().halt(0);
+            }
         }, "qmpx-shutdown"));
         int status = guest.exit().join();
-        loop.stop();
+        ending.set(true);
+        loop.close();
         listeners.forEach(UnixListener::close);
         LOG.info(options.guest().name() + ": proxy exits with status " + status);
         return status;

@@ -30,6 +30,7 @@ import dev.qmpx.qmp.catalogue.CommandClass;
 import java.io.FileDescriptor;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Iterator;
 import java.util.concurrent.atomic.AtomicLong;
@@ -60,13 +61,15 @@ public final class ClientSession {
     /** While the broker opens a command's files, the client's later input waits here, in order. */
     private boolean preparing;
     private final ArrayDeque<JsonStreamer.Item> held = new ArrayDeque<>();
+    /** Frames of the read being fed when it carried fds; null otherwise. */
+    private List<JsonStreamer.Item> arrivals;
     /** Whether the session is in the guest's round-robin ring of sessions with queued commands. */
     private boolean scheduled;
 
     public ClientSession(Guest guest, ClientTransport transport) {
         this.guest = guest;
         this.transport = transport;
-        this.streamer = new JsonStreamer(guest.config().clientLimits(), true, this::onItem);
+        this.streamer = new JsonStreamer(guest.config().clientLimits(), true, this::arrived);
         Peer peer = transport.peer();
         this.role = guest.config().policy().roleFor(peer.listener(), peer.uid(), peer.gid());
     }
@@ -101,16 +104,41 @@ public final class ClientSession {
         transport.setReading(true);
     }
 
-    /** Bytes from the client, in order. */
-    public void feed(byte[] buffer, int offset, int length) {
+    /**
+     * One read from the client, in order, with the fds that came with it. The kernel ends a read at
+     * the end of the sendmsg that carried fds, but may glue earlier fd-less data in front of it
+     * (java-stack-facts §2): so the fds belong to the last frame of the read (or to the frame still
+     * incomplete), and frames completed before it see only the fds already waiting, as on QEMU's
+     * own monitor, which takes an fd with the first byte of its sendmsg.
+     */
+    public void feed(byte[] buffer, int offset, int length, FileDescriptor[] received) {
+        if (received.length == 0) {
+            streamer.feed(buffer, offset, length);
+            return;
+        }
+        arrivals = new ArrayList<>();
         streamer.feed(buffer, offset, length);
+        List<JsonStreamer.Item> items = arrivals;
+        arrivals = null;
+        for (int i = 0; i < items.size() - 1; i++) {
+            onItem(items.get(i));
+        }
+        receiveFds(received);
+        if (!items.isEmpty()) {
+            onItem(items.get(items.size() - 1));
+        }
     }
 
-    /**
-     * Descriptors that arrived with the client's latest read: they wait for the client's next
-     * getfd/add-fd, as on QEMU's own monitor (see PendingFds). Call before feeding that read's bytes.
-     */
-    public void onFds(FileDescriptor[] received) {
+    private void arrived(JsonStreamer.Item item) {
+        if (arrivals != null) {
+            arrivals.add(item);
+        } else {
+            onItem(item);
+        }
+    }
+
+    /** Descriptors that now wait for the client's next getfd/add-fd (see PendingFds). */
+    private void receiveFds(FileDescriptor[] received) {
         if (closed) {
             for (FileDescriptor fd : received) {
                 PendingFds.close(fd);
@@ -372,8 +400,9 @@ public final class ClientSession {
         queued.clear();
         replies.clear();
         fds.pending().closeAll();
-        guest.releaseFds(this, fds);
+        // Out of the dispatcher's ring and the job queue first: the cleanup below pumps.
         guest.detach(this, streamer.isIdle() ? reason : reason + ", partial command discarded");
+        guest.releaseFds(this, fds);
     }
 
     private static String describe(JsonStreamer.Item item) {

@@ -93,24 +93,22 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
         for (int turn = 0; turn < READS_PER_TURN && reading && !closed; turn++) {
             readBuffer.clear();
             int n;
+            FileDescriptor[] fds;
             try {
                 n = channel.read(readBuffer);
-                FileDescriptor[] fds = channel.getReceivedFileDescriptors();
-                if (fds.length > 0) {
-                    session.onFds(fds);
-                }
+                fds = channel.getReceivedFileDescriptors();
             } catch (IOException e) {
                 close("read failed: " + reason(e));
                 return;
             }
-            if (n < 0) {
-                close("client closed the connection");
+            if (n <= 0) {
+                session.feed(readBuffer.array(), 0, 0, fds);
+                if (n < 0) {
+                    close("client closed the connection");
+                }
                 return;
             }
-            if (n == 0) {
-                return;
-            }
-            session.feed(readBuffer.array(), readBuffer.arrayOffset(), n);
+            session.feed(readBuffer.array(), readBuffer.arrayOffset(), n, fds);
         }
     }
 

@@ -27,6 +27,9 @@ public final class UnixListener implements EventLoop.Handler {
     private final Path ownedPath;
     private Guest guest;
     private ByteBuffer readBuffer;
+    private EventLoop.Registration registration;
+    private long lastFailureLog;
+    private int failuresSinceLog;
 
     private UnixListener(AFUNIXServerSocketChannel server, String name, Path ownedPath) {
         this.server = server;
@@ -69,7 +72,7 @@ public final class UnixListener implements EventLoop.Handler {
         this.guest = target;
         this.readBuffer = sharedReadBuffer;
         server.configureBlocking(false);
-        target.loop().register(server, EventLoop.READ, this);
+        registration = target.loop().register(server, EventLoop.READ, this);
         LOG.info(target.config().name() + ": accepting clients on " + name);
     }
 
@@ -86,10 +89,22 @@ public final class UnixListener implements EventLoop.Handler {
         }
     }
 
+    /**
+     * accept() failed, typically EMFILE: the pending connection stays in the backlog and the socket
+     * stays readable, so accepting pauses for a moment instead of spinning; the warning is logged at
+     * most every 10 s, with how many failures it stands for.
+     */
     @Override
     public void failed(Exception e) {
-        // accept() failures such as EMFILE are transient: log and keep the listener.
-        LOG.log(Level.WARNING, "accept on " + name + " failed", e);
+        failuresSinceLog++;
+        long now = System.nanoTime();
+        if (now - lastFailureLog > 10_000_000_000L) {
+            LOG.warning("accept on " + name + " failed " + failuresSinceLog + " time(s), pausing 100 ms each: " + e);
+            lastFailureLog = now;
+            failuresSinceLog = 0;
+        }
+        registration.interest(0);
+        guest.loop().schedule(100, () -> registration.interest(EventLoop.READ));
     }
 
     /** Closes the socket and removes the file this process created; any thread, at exit. */

@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  */
 public final class ClientFds {
     /** How QEMU's texts name an fdset: in a path, or in remove-fd's "fdset-id:N". */
-    private static final Pattern FDSET_REFERENCE = Pattern.compile("(/dev/fdset/|fdset-id:)(\\d+)");
+    private static final Pattern FDSET_REFERENCE = Pattern.compile("(/dev/fdset/|fdset-id:)(\\d{1,18})(?!\\d)");
 
     private final PendingFds pending = new PendingFds();
     private final String owner;

@@ -34,7 +34,9 @@ import java.util.regex.Pattern;
 public final class FdCommands {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final Pattern FD_URI = Pattern.compile("fd:(.*)", Pattern.DOTALL);
-    private static final Pattern FDSET_PATH = Pattern.compile("/dev/fdset/(\\d+)");
+    /** The one form of fdset path the proxy maps; QEMU also parses signs and spaces, which it refuses. */
+    private static final Pattern FDSET_PATH = Pattern.compile("/dev/fdset/(\\d{1,18})");
+    private static final String FDSET_PREFIX = "/dev/fdset/";
     /** Arguments holding an "fd:NAME" URI, by command. */
     private static final Map<String, String> FD_URI_ARGUMENT = Map.of(
             "migrate", "uri", "migrate-incoming", "uri", "dump-guest-memory", "protocol");
@@ -208,13 +210,19 @@ public final class FdCommands {
         String uriArgument = FD_URI_ARGUMENT.get(command.name());
         if (uriArgument != null && args.path(uriArgument).isTextual()) {
             Matcher m = FD_URI.matcher(args.get(uriArgument).textValue());
-            if (m.matches() && !startsWithDigit(m.group(1))) {
+            if (m.matches() && startsWithDigit(m.group(1))) {
+                return new Answer(rawFdRefusal(uriArgument));
+            }
+            if (m.matches()) {
                 args.put(uriArgument, "fd:" + fds.upstreamName(m.group(1)));
                 changed = true;
             }
         }
         for (String name : FD_NAME_ARGUMENTS.getOrDefault(command.name(), Set.of())) {
             if (args.path(name).isTextual()) {
+                if (hasRawFdNumber(args.get(name).textValue())) {
+                    return new Answer(rawFdRefusal(name));
+                }
                 String rewritten = nameList(args.get(name).textValue(), fds);
                 if (!rewritten.equals(args.get(name).textValue())) {
                     args.put(name, rewritten);
@@ -222,11 +230,10 @@ public final class FdCommands {
                 }
             }
         }
-        FdsetRefusal refusal = new FdsetRefusal();
+        Refusal refusal = new Refusal();
         changed |= walk(args, fds, refusal);
-        if (refusal.path != null) {
-            return new Answer(QmpError.generic("Could not dup FD for " + refusal.path
-                    + ": no such fdset for this client (qmpx keeps fdsets per client)"));
+        if (refusal.reason != null) {
+            return new Answer(QmpError.generic(refusal.reason));
         }
         if (!changed) {
             return null;
@@ -235,33 +242,60 @@ public final class FdCommands {
                 RewrittenReply.errorTextsOnly(fds));
     }
 
-    private static final class FdsetRefusal {
-        String path;
+    /** Why a command may not go upstream, found while walking its arguments. */
+    private static final class Refusal {
+        String reason;
+
+        void refuse(String why) {
+            if (reason == null) {
+                reason = why;
+            }
+        }
     }
 
-    /** Names in a colon-separated list (tap's fds=a:b:c), each rewritten unless it is a raw fd number. */
+    /** Names in a colon-separated list (tap's fds=a:b:c), each rewritten into the client's namespace. */
     private static String nameList(String value, ClientFds fds) {
         StringBuilder out = new StringBuilder();
         for (String name : value.split(":", -1)) {
             if (out.length() > 0) {
                 out.append(':');
             }
-            out.append(startsWithDigit(name) ? name : fds.upstreamName(name));
+            out.append(fds.upstreamName(name));
         }
         return out.toString();
+    }
+
+    private static boolean hasRawFdNumber(String value) {
+        for (String name : value.split(":", -1)) {
+            if (startsWithDigit(name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * QEMU reads a digit-led name as a number in its own fd table (monitor_fd_param), which would
+     * reach other clients' fds and QEMU's own: refused; clients pass fds and use their names.
+     */
+    private static QmpError rawFdRefusal(String argument) {
+        return QmpError.generic("qmpx: '" + argument + "' names a raw QEMU fd number, which would reach other "
+                + "clients' fds; pass the fd with getfd and use its name");
     }
 
     /**
      * Rewrites SocketAddress values of type fd ({"type": "fd", "str": NAME} and the legacy
      * {"type": "fd", "data": {"str": NAME}}) and /dev/fdset/N strings anywhere in the arguments.
      */
-    private static boolean walk(JsonNode node, ClientFds fds, FdsetRefusal refusal) {
+    private static boolean walk(JsonNode node, ClientFds fds, Refusal refusal) {
         boolean changed = false;
         if (node instanceof ObjectNode object) {
             if ("fd".equals(object.path("type").textValue())) {
                 ObjectNode holder = object.path("str").isTextual() ? object
                         : object.path("data") instanceof ObjectNode data && data.path("str").isTextual() ? data : null;
-                if (holder != null && !startsWithDigit(holder.get("str").textValue())) {
+                if (holder != null && startsWithDigit(holder.get("str").textValue())) {
+                    refusal.refuse(rawFdRefusal("str").desc());
+                } else if (holder != null) {
                     holder.put("str", fds.upstreamName(holder.get("str").textValue()));
                     changed = true;
                 }
@@ -294,18 +328,32 @@ public final class FdCommands {
         return changed;
     }
 
-    /** The upstream path for one of the client's /dev/fdset/N paths, or null to leave it. */
-    private static String fdsetPath(String value, ClientFds fds, FdsetRefusal refusal) {
+    /**
+     * The upstream path for one of the client's /dev/fdset/N paths; null to leave the string alone.
+     * Any other string that mentions /dev/fdset/ (a sign or space QEMU would parse, a json: filename,
+     * an HMP command line) is refused: the proxy cannot map it, and passing it would reach another
+     * client's fdset.
+     */
+    private static String fdsetPath(String value, ClientFds fds, Refusal refusal) {
+        if (!value.contains(FDSET_PREFIX)) {
+            return null;
+        }
         Matcher m = FDSET_PATH.matcher(value);
         if (!m.matches()) {
+            refusal.refuse("qmpx: '" + abbreviate(value) + "' mentions /dev/fdset/ in a form the proxy cannot map to this "
+                    + "client's fdsets; use the path /dev/fdset/N on its own");
             return null;
         }
         Long upstream = fds.upstreamFdset(Long.parseLong(m.group(1)));
         if (upstream == null) {
-            refusal.path = value;
+            refusal.refuse("Could not dup FD for " + value + ": no such fdset for this client (qmpx keeps fdsets per client)");
             return null;
         }
-        return "/dev/fdset/" + upstream;
+        return FDSET_PREFIX + upstream;
+    }
+
+    private static String abbreviate(String value) {
+        return value.length() > 80 ? value.substring(0, 80) + "..." : value;
     }
 
     private static boolean startsWithDigit(String name) {

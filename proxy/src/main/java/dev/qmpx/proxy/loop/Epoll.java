@@ -33,6 +33,8 @@ final class Epoll implements AutoCloseable {
     private static final int EINTR = 4;
     private static final int EVENT_SIZE = 12; // struct epoll_event is packed on x86_64
     private static final int MAX_EVENTS = 256;
+    /** The data of the wake-up eventfd's events; registrations use generation << 32 | fd, never -1. */
+    private static final long WAKE_DATA = -1L;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -82,7 +84,7 @@ final class Epoll implements AutoCloseable {
             throw new IOException("epoll unavailable", t);
         }
         wakeValue.set(ValueLayout.JAVA_LONG, 0, 1L);
-        control(CTL_ADD, wakeFd, IN);
+        control(CTL_ADD, wakeFd, IN, WAKE_DATA);
     }
 
     private static MethodHandle function(String name, FunctionDescriptor descriptor, Linker.Option... options) {
@@ -91,21 +93,22 @@ final class Epoll implements AutoCloseable {
         return LINKER.downcallHandle(symbol, descriptor, options);
     }
 
-    void add(int fd, int events) throws IOException {
-        control(CTL_ADD, fd, events);
+    /** @param data returned with the fd's events (the loop puts a generation beside the fd number) */
+    void add(int fd, int events, long data) throws IOException {
+        control(CTL_ADD, fd, events, data);
     }
 
-    void modify(int fd, int events) throws IOException {
-        control(CTL_MOD, fd, events);
+    void modify(int fd, int events, long data) throws IOException {
+        control(CTL_MOD, fd, events, data);
     }
 
     void remove(int fd) throws IOException {
-        control(CTL_DEL, fd, 0);
+        control(CTL_DEL, fd, 0, 0);
     }
 
-    private void control(int op, int fd, int mask) throws IOException {
+    private void control(int op, int fd, int mask, long data) throws IOException {
         control.set(ValueLayout.JAVA_INT, 0, mask);
-        control.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, fd);
+        control.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, data);
         int result;
         try {
             result = (int) EPOLL_CTL.invokeExact(callState, epfd, op, fd, control);
@@ -138,18 +141,17 @@ final class Epoll implements AutoCloseable {
         return n;
     }
 
-    /** The fd of ready event i; -1 for the loop's own wake-up eventfd, which it drains. */
-    int readyFd(int i) {
-        int fd = (int) events.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * EVENT_SIZE + 4);
-        if (fd == wakeFd) {
+    /** The data of ready event i; -1 for the loop's own wake-up eventfd, which it drains. */
+    long readyData(int i) {
+        long data = events.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * EVENT_SIZE + 4);
+        if (data == WAKE_DATA) {
             try {
                 long ignored = (long) READ.invokeExact(wakeFd, drain, 8L);
             } catch (Throwable t) {
                 throw new IllegalStateException("eventfd read failed", t);
             }
-            return -1;
         }
-        return fd;
+        return data;
     }
 
     int readyEvents(int i) {

@@ -44,6 +44,8 @@ public final class EventLoop implements Executor {
     /** A socket registered with the loop. Use and cancel it on the loop thread. */
     public final class Registration {
         private final int fd;
+        /** Tells this registration's events from those of an earlier socket that had the same fd number. */
+        private final int generation = ++generations;
         private final Handler handler;
         private int interest;
         private boolean cancelled;
@@ -58,12 +60,16 @@ public final class EventLoop implements Executor {
             return interest;
         }
 
+        private long data() {
+            return ((long) generation << 32) | (fd & 0xFFFFFFFFL);
+        }
+
         public void interest(int ops) {
             if (cancelled || ops == interest) {
                 return;
             }
             try {
-                epoll.modify(fd, epollEvents(ops));
+                epoll.modify(fd, epollEvents(ops), data());
                 interest = ops;
             } catch (IOException e) {
                 handler.failed(e);
@@ -117,6 +123,7 @@ public final class EventLoop implements Executor {
     private final AtomicBoolean wakeupPending = new AtomicBoolean();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private volatile boolean stopping;
+    private int generations;
 
     public EventLoop(String name) throws IOException {
         this.epoll = new Epoll();
@@ -150,7 +157,7 @@ public final class EventLoop implements Executor {
     public Registration register(FileDescriptorAccess channel, int interest, Handler handler) throws IOException {
         int fd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
         Registration registration = new Registration(fd, interest, handler);
-        epoll.add(fd, epollEvents(interest));
+        epoll.add(fd, epollEvents(interest), registration.data());
         registrations.put(fd, registration);
         return registration;
     }
@@ -159,14 +166,15 @@ public final class EventLoop implements Executor {
         return ((interest & READ) != 0 ? Epoll.IN : 0) | ((interest & WRITE) != 0 ? Epoll.OUT : 0);
     }
 
-    /** Stops the loop after the current iteration; sockets stay open (their owners close them). */
-    public void stop() {
+    /**
+     * Stops the loop after its current iteration, waits for its thread, then releases epoll; from
+     * any thread but the loop's. Sockets stay open (their owners close them).
+     */
+    public void close() throws InterruptedException {
         stopping = true;
         epoll.wakeup();
-    }
-
-    public void join() throws InterruptedException {
         thread.join();
+        epoll.close();
     }
 
     private void run() {
@@ -176,7 +184,7 @@ public final class EventLoop implements Executor {
                 int n = epoll.await(tasks.isEmpty() ? (int) Math.min(timeout, Integer.MAX_VALUE) : 0);
                 wakeupPending.set(false);
                 for (int i = 0; i < n; i++) {
-                    dispatch(epoll.readyFd(i), epoll.readyEvents(i));
+                    dispatch(epoll.readyData(i), epoll.readyEvents(i));
                 }
                 runTasks();
             } catch (IOException e) {
@@ -184,12 +192,11 @@ public final class EventLoop implements Executor {
                 break;
             }
         }
-        epoll.close();
     }
 
-    private void dispatch(int fd, int events) {
-        Registration registration = fd < 0 ? null : registrations.get(fd);
-        if (registration == null || registration.cancelled) {
+    private void dispatch(long data, int events) {
+        Registration registration = data == -1L ? null : registrations.get((int) data);
+        if (registration == null || registration.cancelled || registration.generation != (int) (data >>> 32)) {
             return;
         }
         // epoll reports a hang-up whatever the interest: it is passed on as READ, so that the

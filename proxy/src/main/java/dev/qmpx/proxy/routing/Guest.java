@@ -243,6 +243,11 @@ public final class Guest implements UpstreamLink.Listener {
             } else if (state == State.READY && !ring.isEmpty()) {
                 from = ring.peek();
                 next = from.peekQueued();
+                if (next == null) {
+                    ring.poll();
+                    from.setScheduled(false);
+                    continue;
+                }
             } else {
                 return;
             }
@@ -283,6 +288,11 @@ public final class Guest implements UpstreamLink.Listener {
     }
 
     private void send(Outgoing outgoing, ClientSession from) {
+        if (!upstream.isConnected()) {
+            outgoing.closeFds();
+            outgoing.handler().onAbandoned(QmpError.generic("qmpx: not connected to QEMU"));
+            return;
+        }
         String id = allocateId();
         InFlight entry = new InFlight(outgoing, from);
         if (from != null && outgoing.needsJob()) {
@@ -397,13 +407,14 @@ public final class Guest implements UpstreamLink.Listener {
             jobIdleTimer.cancel();
             jobIdleTimer = null;
         }
-        var first = jobWaiters.entrySet().stream().findFirst();
-        if (first.isPresent()) {
-            ClientSession next = first.get().getKey();
-            first.get().getValue().cancel();
-            jobWaiters.remove(next);
-            job = new Job(next, next.peekQueued().name(), false);
-            schedule(next);
+        while (!jobWaiters.isEmpty()) {
+            ClientSession next = jobWaiters.keySet().iterator().next();
+            jobWaiters.remove(next).cancel();
+            if (!next.isClosed() && next.hasQueued()) {
+                job = new Job(next, next.peekQueued().name(), false);
+                schedule(next);
+                break;
+            }
         }
         pump();
     }
@@ -583,7 +594,14 @@ public final class Guest implements UpstreamLink.Listener {
             LOG.info(config.name() + ": late reply to '" + entry.outgoing.name() + "' (timed out) dropped: " + text(message));
         } else {
             audit(entry.owner, entry.outgoing, message.member("error") != null ? errorClass(message) : "return", entry.sentNanos);
-            entry.outgoing.handler().onReply(message, id);
+            try {
+                entry.outgoing.handler().onReply(message, id);
+            } catch (RuntimeException e) {
+                // One reply's mapping failing must not take the monitor connection down for everyone.
+                LOG.log(java.util.logging.Level.SEVERE, config.name() + ": handling the reply to '" + entry.outgoing.name()
+                        + "' failed; " + (entry.owner == null ? "" : entry.owner.name() + " gets an error"), e);
+                entry.outgoing.handler().onAbandoned(QmpError.generic("qmpx: internal error handling QEMU's reply: " + e));
+            }
         }
         if (entry.underJob && job != null) {
             job.commandsInFlight--;
@@ -614,6 +632,8 @@ public final class Guest implements UpstreamLink.Listener {
             LOG.warning(config.name() + ": lost QEMU monitor: " + reason);
         }
         QmpError abandoned = QmpError.generic("qmpx: QEMU closed the monitor before replying");
+        // Not READY any more before sessions close: their cleanup must not queue commands for a dead link.
+        state = config.reconnect() ? State.CONNECTING : State.GONE;
         List<InFlight> pending = new ArrayList<>(inFlight.values());
         inFlight.clear();
         fdCommandInFlight = false;
@@ -632,14 +652,14 @@ public final class Guest implements UpstreamLink.Listener {
             session.setScheduled(false);
             session.upstreamLost(reason);
         }
+        ring.clear();
+        internal.clear();
         greetingLine = null;
         sawShutdown = false;
         if (config.reconnect()) {
-            state = State.CONNECTING;
             LOG.info(config.name() + ": --reconnect: waiting for QEMU to come back");
             loop.schedule(100, this::connectUpstream);
         } else {
-            state = State.GONE;
             exit.complete(3);
         }
     }

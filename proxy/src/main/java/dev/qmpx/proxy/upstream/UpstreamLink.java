@@ -65,6 +65,10 @@ public final class UpstreamLink implements EventLoop.Handler {
         }
     }
 
+    public boolean isConnected() {
+        return channel != null;
+    }
+
     /** QEMU's pid (SO_PEERCRED of the monitor connection), or -1 when not connected. */
     public long peerPid() {
         try {
