@@ -83,6 +83,19 @@ public final class OpenHookClient implements Closeable {
         return own;
     }
 
+    /** Removes a file this guest created through the broker (undo of a create). */
+    public synchronized void unlink(String path) throws IOException {
+        long id = ids.incrementAndGet();
+        ObjectNode request = MAPPER.createObjectNode().put("unlink", path).put("id", id);
+        out.write((request + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        JsonNode reply = MAPPER.readTree(readLine());
+        JsonNode error = reply.get("error");
+        if (error != null) {
+            throw new Denied(error.path("class").asText(), error.path("desc").asText());
+        }
+    }
+
     private String readLine() throws IOException {
         while (true) {
             int b = in.read();

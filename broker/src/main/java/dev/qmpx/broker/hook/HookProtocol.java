@@ -27,6 +27,7 @@ import java.util.logging.Logger;
 public final class HookProtocol implements JsonSocketServer.Session {
     private static final Logger LOG = Logger.getLogger(HookProtocol.class.getName());
     private static final Set<String> MEMBERS = Set.of("open", "access", "create", "id");
+    private static final Set<String> UNLINK_MEMBERS = Set.of("unlink", "id");
 
     private final Broker broker;
     private final String guest;
@@ -54,6 +55,10 @@ public final class HookProtocol implements JsonSocketServer.Session {
             return;
         }
         String id = rawId(parsed.message());
+        if (request.has("unlink")) {
+            unlink(request, id, replies);
+            return;
+        }
         String problem = problem(request);
         if (problem != null) {
             broker.denyMalformed(guest, peer, problem);
@@ -70,6 +75,23 @@ public final class HookProtocol implements JsonSocketServer.Session {
                     Posix.close(granted.fd());
                 }
             }
+            case OpenResult.Denied denied -> replies.send(error(id, denied.errorClass(), denied.desc()));
+        }
+    }
+
+    /** {"unlink": "/abs/path"}: undo of a create, answered {"return": {}} without an fd. */
+    private void unlink(ObjectNode request, String id, JsonSocketServer.Replies replies) throws IOException {
+        for (Iterator<String> names = request.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!UNLINK_MEMBERS.contains(name) || !request.path("unlink").isTextual()) {
+                String reason = "an unlink request has a string 'unlink' and an optional 'id'";
+                broker.denyMalformed(guest, peer, reason);
+                replies.send(error(id, "InvalidRequest", reason));
+                return;
+            }
+        }
+        switch (broker.unlink(guest, peer, request.get("unlink").textValue())) {
+            case OpenResult.Granted granted -> replies.send(reply(id, "\"return\": {}"));
             case OpenResult.Denied denied -> replies.send(error(id, denied.errorClass(), denied.desc()));
         }
     }

@@ -59,6 +59,45 @@ public final class Opener {
         }
     }
 
+    /** The inode of an open fd, to recognise a file later. */
+    public static long inode(int fd) throws OpenFailure {
+        try {
+            return ((Number) Files.getAttribute(Path.of("/proc/self/fd/" + fd), "unix:ino")).longValue();
+        } catch (IOException e) {
+            throw new OpenFailure("PermissionDenied", "cannot stat what was opened: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Removes path if it is still the file with the given inode, resolving its directory without
+     * symlinks. For undoing a create: it never removes a file someone else put there since.
+     */
+    public static void unlink(String path, long inode) throws OpenFailure {
+        int root = openRoot();
+        try {
+            int pinned = call(path, () -> Posix.openat2(root, path.substring(1), Posix.O_PATH | Posix.O_CLOEXEC, 0, RESOLVE));
+            try {
+                if (inode(pinned) != inode) {
+                    throw new OpenFailure("PermissionDenied", path + " is no longer the file the broker created");
+                }
+            } finally {
+                Posix.close(pinned);
+            }
+            int slash = path.lastIndexOf('/');
+            String dir = slash == 0 ? "." : path.substring(1, slash);
+            int dirFd = call(path, () -> Posix.openat2(root, dir, Posix.O_PATH | Posix.O_DIRECTORY | Posix.O_CLOEXEC, 0, RESOLVE));
+            try {
+                Posix.unlinkat(dirFd, path.substring(slash + 1));
+            } catch (Posix.Errno e) {
+                throw failure(path, e.errno);
+            } finally {
+                Posix.close(dirFd);
+            }
+        } finally {
+            Posix.close(root);
+        }
+    }
+
     private static int openRoot() throws OpenFailure {
         try {
             return Posix.openat2(-1, "/", Posix.O_PATH | Posix.O_DIRECTORY | Posix.O_CLOEXEC, 0, 0);

@@ -65,6 +65,9 @@ public final class Posix {
     private static final MethodHandle FCNTL_PTR = LINKER.downcallHandle(symbol("fcntl"),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS),
             Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
+    private static final MethodHandle UNLINKAT = LINKER.downcallHandle(symbol("unlinkat"),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+            CAPTURE_ERRNO);
     private static final MethodHandle CLOSE = LINKER.downcallHandle(symbol("close"),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
 
@@ -154,6 +157,21 @@ public final class Posix {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("fcntl downcall failed", t);
+        }
+    }
+
+    /** unlinkat(dirfd, name, 0): removes a file (never a directory) named relative to dirfd. */
+    public static void unlinkat(int dirfd, String name) throws Errno {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int result = (int) UNLINKAT.invokeExact(state, dirfd, arena.allocateFrom(name), 0);
+            if (result < 0) {
+                throw new Errno("unlinkat(" + name + ")", (int) ERRNO.get(state, 0L));
+            }
+        } catch (Errno e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("unlinkat downcall failed", t);
         }
     }
 

@@ -54,6 +54,8 @@ public final class Broker implements AutoCloseable {
     private final Map<String, Map<String, Boolean>> leases = new TreeMap<>();
     /** Guarded by itself. */
     private final ArrayDeque<Grant> recentGrants = new ArrayDeque<>();
+    /** Files each guest created through this broker process, with their inodes: what unlink may remove. */
+    private final ConcurrentHashMap<String, Map<String, Long>> created = new ConcurrentHashMap<>();
 
     private Broker(StateStore store, AuditLog audit, LockManagers.Loaded loaded) {
         this.store = store;
@@ -127,6 +129,49 @@ public final class Broker implements AutoCloseable {
         return result;
     }
 
+    /**
+     * Removes a file the guest created through this broker (to undo a failed operation): only such
+     * a file, only while the entry still allows creating it, only if it is still the same inode.
+     */
+    public OpenResult unlink(String guestName, AuditLog.Peer peer, String path) {
+        OpenResult result = decideUnlink(guestName, peer, path);
+        switch (result) {
+            case OpenResult.Granted granted -> audit.grant(guestName, path, "unlink", false, peer);
+            case OpenResult.Denied denied -> audit.deny(guestName, path, "unlink", false, peer, denied.errorClass(), denied.desc());
+        }
+        return result;
+    }
+
+    private OpenResult decideUnlink(String guestName, AuditLog.Peer peer, String path) {
+        Guest guest = guests.get(guestName);
+        if (guest == null) {
+            return denied("PermissionDenied", "guest " + guestName + " is not registered");
+        }
+        if (guest.uid() != null && guest.uid() != peer.uid()) {
+            return denied("PermissionDenied", "uid " + peer.uid() + " is not served on " + guestName + "'s socket");
+        }
+        String problem = PathRules.problem(path);
+        if (problem != null) {
+            return denied("InvalidRequest", problem);
+        }
+        Entry entry = guest.whitelist().lookup(path);
+        if (entry == null || !entry.rights().contains(Right.CREATE)) {
+            return denied("PermissionDenied", path + " may not be created, so not removed, by " + guestName);
+        }
+        Long inode = created.getOrDefault(guestName, Map.of()).get(path);
+        if (inode == null) {
+            return denied("PermissionDenied", path + " was not created by " + guestName + " through this broker");
+        }
+        try {
+            Opener.unlink(path, inode);
+        } catch (OpenFailure e) {
+            return denied(e.errorClass(), e.getMessage());
+        }
+        created.get(guestName).remove(path);
+        dropLease(guestName, path);
+        return new OpenResult.Granted(-1);
+    }
+
     /** Audits a request that could not even be parsed. */
     public void denyMalformed(String guestName, AuditLog.Peer peer, String reason) {
         audit.deny(guestName, null, null, false, peer, "InvalidRequest", reason);
@@ -165,7 +210,16 @@ public final class Broker implements AutoCloseable {
             return denied("LockConflict", e.getMessage());
         }
         try {
-            return new OpenResult.Granted(Opener.open(request.path(), request.write(), request.create(), entry.specialFiles()));
+            int fd = Opener.open(request.path(), request.write(), request.create(), entry.specialFiles());
+            if (request.create()) {
+                try {
+                    created.computeIfAbsent(guestName, g -> new ConcurrentHashMap<>()).put(request.path(), Opener.inode(fd));
+                } catch (OpenFailure e) {
+                    dev.qmpx.broker.open.Posix.close(fd);
+                    throw e;
+                }
+            }
+            return new OpenResult.Granted(fd);
         } catch (OpenFailure e) {
             if (newLease) {
                 dropLease(guestName, request.path());

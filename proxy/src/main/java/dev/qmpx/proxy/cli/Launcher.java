@@ -20,6 +20,7 @@ public final class Launcher {
               broker   Open guest files from a per-guest whitelist and hand out fds (open hook).
               register, unregister, allow, revoke, whitelist, grants, status
                        Administer a running broker (qmpx allow --help).
+              snapshot Take an atomic multi-disk snapshot through a running proxy (--broker).
               demo     Start a real QEMU, the proxy and two clients, and show what the proxy does.
 
             Environment: JAVA_HOME selects the JDK (25 or later); bin/qmpx finds one otherwise.
@@ -54,6 +55,7 @@ public final class Launcher {
                     OneLineFormatter.install(false);
                     yield BrokerCommand.run(rest);
                 }
+                case "snapshot" -> help ? printed(SnapshotCommand.HELP) : SnapshotCommand.run(rest);
                 case "demo" -> help ? printed(Demo.HELP) : Demo.run(rest);
                 default -> throw new UsageException("unknown role '" + role + "'\n\n" + HELP);
             };

@@ -22,6 +22,7 @@ import dev.qmpx.proxy.paths.BrokeredPaths;
 import dev.qmpx.proxy.paths.FileReference;
 import dev.qmpx.proxy.paths.FileReferences;
 import dev.qmpx.proxy.paths.PathPreparation;
+import dev.qmpx.proxy.orchestration.SnapshotRequest;
 
 import dev.qmpx.proxy.policy.Role;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
@@ -210,7 +211,19 @@ public final class ClientSession {
             case ProxyCommands.JOB_BEGIN, ProxyCommands.JOB_END -> {
                 slot = new ReplySlot(this, command.rawId(), null);
                 queued.add(Outgoing.local(command.name(), command.name().equals(ProxyCommands.JOB_BEGIN)
-                        ? Outgoing.Kind.JOB_BEGIN : Outgoing.Kind.JOB_END, slot));
+                        ? Outgoing.Kind.JOB_BEGIN : Outgoing.Kind.JOB_END, null, slot));
+            }
+            case ProxyCommands.SNAPSHOT -> {
+                String invalid = SnapshotRequest.problem(command.arguments(), guest.brokerCalls() != null);
+                if (invalid != null) {
+                    answer(QmpWire.errorLine(command.rawId(), QmpError.generic(invalid)));
+                    return;
+                }
+                slot = new ReplySlot(this, command.rawId(), null);
+                queued.add(Outgoing.local(command.name(), Outgoing.Kind.SNAPSHOT, command.arguments(), slot));
+                // The client's later input waits until the snapshot is done, as after any command.
+                preparing = true;
+                transport.setReading(false);
             }
             case "query-commands" -> {
                 slot = new ReplySlot(this, command.rawId(), ProxyCommands.WITH_OWN_COMMANDS);
@@ -271,14 +284,23 @@ public final class ClientSession {
                         guest.fdsetIds(), mapper, slot));
                 guest.submit(this);
             }
-            preparing = false;
-            while (!preparing && !held.isEmpty() && !closed) {
-                onItem(held.poll());
-            }
-            if (!preparing && !closed && !readingPaused) {
-                transport.setReading(true);
-            }
+            resume();
         }));
+    }
+
+    /** A command that held back the client's later input is done: go on with that input. */
+    public void resume() {
+        preparing = false;
+        while (!preparing && !held.isEmpty() && !closed) {
+            onItem(held.poll());
+        }
+        if (!preparing && !closed && !readingPaused) {
+            transport.setReading(true);
+        }
+    }
+
+    public ClientFds fds() {
+        return fds;
     }
 
     /** Answers qmp_capabilities locally with QEMU's checks and texts; QEMU's own was negotiated once. */

@@ -19,7 +19,8 @@ final class ProxyCommands {
     static final String CLIENTS = "__dev.qmpx_clients";
     static final String JOB_BEGIN = "__dev.qmpx_job-begin";
     static final String JOB_END = "__dev.qmpx_job-end";
-    private static final List<String> ALL = List.of(CLIENTS, JOB_BEGIN, JOB_END);
+    static final String SNAPSHOT = "__dev.qmpx_snapshot";
+    private static final List<String> ALL = List.of(CLIENTS, JOB_BEGIN, JOB_END, SNAPSHOT);
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private ProxyCommands() {

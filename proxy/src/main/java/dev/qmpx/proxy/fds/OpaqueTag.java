@@ -5,7 +5,7 @@ package dev.qmpx.proxy.fds;
  * {@code qmpx1:<owner>:<client fdset id>[:<client opaque>]}. The owner names the client session
  * ({@code s<serial>@<proxy pid>}).
  */
-record OpaqueTag(String owner, long clientFdset, String clientOpaque) {
+public record OpaqueTag(String owner, long clientFdset, String clientOpaque) {
     private static final String PREFIX = "qmpx1:";
 
     static String format(String owner, long clientFdset, String clientOpaque) {
@@ -13,7 +13,7 @@ record OpaqueTag(String owner, long clientFdset, String clientOpaque) {
     }
 
     /** The tag's parts, or null when the string is not a tag of ours. */
-    static OpaqueTag parse(String opaque) {
+    public static OpaqueTag parse(String opaque) {
         if (opaque == null || !opaque.startsWith(PREFIX)) {
             return null;
         }

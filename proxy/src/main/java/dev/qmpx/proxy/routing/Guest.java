@@ -11,6 +11,7 @@ import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdsetIds;
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.paths.BrokerCalls;
+import dev.qmpx.proxy.orchestration.SnapshotOrchestration;
 import dev.qmpx.proxy.policy.CommandAudit;
 import dev.qmpx.proxy.upstream.UpstreamLink;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
@@ -64,6 +65,8 @@ public final class Guest implements UpstreamLink.Listener {
         final long sinceNanos = System.nanoTime();
         String command;
         boolean explicit;
+        /** An orchestration (snapshot) runs under it: the idle bound does not apply. */
+        boolean orchestrating;
         int commandsInFlight;
 
         Job(ClientSession holder, String command, boolean explicit) {
@@ -114,6 +117,8 @@ public final class Guest implements UpstreamLink.Listener {
     private EventLoop.Timer greetingTimer;
     private Job job;
     private EventLoop.Timer jobIdleTimer;
+    /** Orchestrations waiting for an event: a test and the future it completes. */
+    private final List<Map.Entry<java.util.function.Predicate<JsonNode>, CompletableFuture<JsonNode>>> eventWaiters = new ArrayList<>();
 
     public Guest(GuestConfig config, EventLoop loop) {
         this.config = config;
@@ -371,6 +376,31 @@ public final class Guest implements UpstreamLink.Listener {
             restartJobIdleTimer();
             LOG.info(config.name() + ": " + from.name() + " took the job");
             request.handler().onLocalReturn("{}");
+        } else if (request.kind() == Outgoing.Kind.SNAPSHOT) {
+            if (job == null) {
+                job = new Job(from, request.name(), false);
+            }
+            Job held = job;
+            boolean wasExplicit = held.explicit;
+            held.explicit = true;
+            held.orchestrating = true;
+            held.command = request.name();
+            LOG.info(config.name() + ": " + from.name() + " started a snapshot");
+            SnapshotOrchestration.start(this, from.fds(), request.arguments(), outcome -> loop.execute(() -> {
+                held.orchestrating = false;
+                if (!wasExplicit && job == held) {
+                    held.explicit = false;
+                    if (held.commandsInFlight == 0) {
+                        releaseJob();
+                    }
+                }
+                if (outcome.error() == null) {
+                    request.handler().onLocalReturn(outcome.returnJson());
+                } else {
+                    request.handler().onAbandoned(QmpError.generic(outcome.error()));
+                }
+                from.resume();
+            }));
         } else if (job != null && job.holder == from && job.explicit) {
             job.explicit = false;
             LOG.info(config.name() + ": " + from.name() + " released the job");
@@ -389,7 +419,7 @@ public final class Guest implements UpstreamLink.Listener {
         }
         Job held = job;
         jobIdleTimer = loop.schedule(config.timeouts().jobIdleMillis(), () -> {
-            if (job == held && held.explicit) {
+            if (job == held && held.explicit && !held.orchestrating) {
                 LOG.warning(config.name() + ": " + held.holder.name() + "'s job released after "
                         + seconds(config.timeouts().jobIdleMillis()) + " without a command");
                 held.explicit = false;
@@ -462,6 +492,53 @@ public final class Guest implements UpstreamLink.Listener {
                     .put("explicit", job.explicit).put("held-ms", (System.nanoTime() - job.sinceNanos) / 1_000_000L);
         }
         return QemuJson.write(value);
+    }
+
+    // --- orchestrations (any thread) ---
+
+    /**
+     * Sends a command of the proxy's own, with an fd if not null, and completes with QEMU's whole
+     * reply (return or error). It bypasses the job: only orchestrations running under their
+     * client's job call it. Any thread.
+     */
+    public CompletableFuture<JsonNode> call(String name, ObjectNode arguments, java.io.FileDescriptor fd) {
+        CompletableFuture<JsonNode> reply = new CompletableFuture<>();
+        loop.execute(() -> {
+            if (state != State.READY) {
+                dev.qmpx.proxy.fds.PendingFds.close(fd);
+                reply.completeExceptionally(new IOException("not connected to QEMU"));
+                return;
+            }
+            java.io.FileDescriptor[] fds = fd == null ? new java.io.FileDescriptor[0] : new java.io.FileDescriptor[] {fd};
+            internal.add(new Outgoing(name, CommandCatalogue.classify(name), UpstreamEncoding.prefix(name, arguments), fds,
+                    new ReplyHandler() {
+                        @Override
+                        public void onReply(JsonMessage message, JsonMessage.Member proxyId) {
+                            reply.complete(tree(message));
+                        }
+
+                        @Override
+                        public void onAbandoned(QmpError reason) {
+                            reply.completeExceptionally(new IOException(reason.desc()));
+                        }
+                    }));
+            pump();
+        });
+        return reply;
+    }
+
+    /** The next event that passes the test; register it before sending what causes it. Any thread. */
+    public CompletableFuture<JsonNode> nextEvent(java.util.function.Predicate<JsonNode> test) {
+        CompletableFuture<JsonNode> event = new CompletableFuture<>();
+        loop.execute(() -> eventWaiters.add(Map.entry(test, event)));
+        return event;
+    }
+
+    /** A fresh upstream fdset for a file the broker opened for this client. Any thread. */
+    public CompletableFuture<Long> allocateFdset(ClientFds fds) {
+        CompletableFuture<Long> id = new CompletableFuture<>();
+        loop.execute(() -> id.complete(fds.brokeredFdset(fdsetIds)));
+        return id;
     }
 
     // --- the proxy's own commands ---
@@ -570,6 +647,10 @@ public final class Guest implements UpstreamLink.Listener {
             for (ClientSession session : List.copyOf(sessions)) {
                 session.deliverEvent(line);
             }
+            if (!eventWaiters.isEmpty()) {
+                JsonNode event = tree(message);
+                eventWaiters.removeIf(waiter -> waiter.getKey().test(event) && waiter.getValue().complete(event));
+            }
             return;
         }
         JsonMessage.Member id = message.member("id");
@@ -642,6 +723,8 @@ public final class Guest implements UpstreamLink.Listener {
         jobWaiters.values().forEach(EventLoop.Timer::cancel);
         jobWaiters.clear();
         job = null;
+        eventWaiters.forEach(waiter -> waiter.getValue().completeExceptionally(new IOException("QEMU went away")));
+        eventWaiters.clear();
         for (InFlight entry : pending) {
             entry.timer.cancel();
             if (!entry.timedOut) {

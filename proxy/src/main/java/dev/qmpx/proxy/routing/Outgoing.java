@@ -1,5 +1,6 @@
 package dev.qmpx.proxy.routing;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.proxy.fds.PendingFds;
 import dev.qmpx.qmp.catalogue.CommandClass;
 
@@ -13,24 +14,26 @@ import java.io.FileDescriptor;
  * @param kind upstream command, or a local job-begin/job-end that takes its place in the client's order
  * @param prefix the encoded command up to its closing brace (see UpstreamEncoding); empty for local kinds
  * @param fds descriptors to pass in the same sendmsg, or an empty array
+ * @param arguments a local request's arguments (a snapshot's targets); null otherwise
  */
 public record Outgoing(String name, CommandClass commandClass, Kind kind, byte[] prefix, FileDescriptor[] fds,
-                       ReplyHandler handler) {
+                       ReplyHandler handler, ObjectNode arguments) {
     private static final FileDescriptor[] NONE = new FileDescriptor[0];
 
-    /** What the dispatcher does with it. */
-    public enum Kind { UPSTREAM, JOB_BEGIN, JOB_END }
+    /** What the dispatcher does with it: send it, or run one of the proxy's own job requests. */
+    public enum Kind { UPSTREAM, JOB_BEGIN, JOB_END, SNAPSHOT }
 
     public Outgoing(String name, CommandClass commandClass, byte[] prefix, FileDescriptor[] fds, ReplyHandler handler) {
-        this(name, commandClass, Kind.UPSTREAM, prefix, fds, handler);
+        this(name, commandClass, Kind.UPSTREAM, prefix, fds, handler, null);
     }
 
     public Outgoing(String name, CommandClass commandClass, byte[] prefix, ReplyHandler handler) {
-        this(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler);
+        this(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler, null);
     }
 
-    public static Outgoing local(String name, Kind kind, ReplyHandler handler) {
-        return new Outgoing(name, CommandClass.MODIFY, kind, new byte[0], NONE, handler);
+    /** A request the proxy answers itself in the client's turn, with its arguments. */
+    public static Outgoing local(String name, Kind kind, ObjectNode arguments, ReplyHandler handler) {
+        return new Outgoing(name, CommandClass.MODIFY, kind, new byte[0], NONE, handler, arguments);
     }
 
     public boolean carriesFds() {
@@ -39,7 +42,7 @@ public record Outgoing(String name, CommandClass commandClass, Kind kind, byte[]
 
     /** Whether it may run only while its client holds the guest's job (or the job is free). */
     public boolean needsJob() {
-        return kind == Kind.JOB_BEGIN || (kind == Kind.UPSTREAM && commandClass != CommandClass.QUERY);
+        return kind == Kind.JOB_BEGIN || kind == Kind.SNAPSHOT || (kind == Kind.UPSTREAM && commandClass != CommandClass.QUERY);
     }
 
     /** Closes the proxy's copies of the fds: once sent (QEMU holds its own), or when dropped. */
