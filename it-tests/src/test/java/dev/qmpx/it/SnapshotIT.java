@@ -158,6 +158,24 @@ class SnapshotIT {
         }
     }
 
+    @Test
+    void aSnapshotOfAnNbdExportedNodeMovesTheExportToTheOverlay() throws Exception {
+        try (Sandbox box = new Sandbox()) {
+            Path nbd = box.dir.resolve("q/nbd.sock");
+            assertEquals("{\"return\": {}}", box.client.execute("{\"execute\": \"nbd-server-start\", \"arguments\": {\"addr\": "
+                    + "{\"type\": \"unix\", \"data\": {\"path\": \"" + nbd + "\"}}}}", TIMEOUT));
+            assertEquals("{\"return\": {}}", box.client.execute("{\"execute\": \"block-export-add\", \"arguments\": "
+                    + "{\"type\": \"nbd\", \"id\": \"exp0\", \"node-name\": \"disk0\", \"writable\": true}}", TIMEOUT));
+            String result = box.client.execute("{\"execute\": \"__dev.qmpx_snapshot\", \"arguments\": {\"targets\": "
+                    + "[{\"node\": \"disk0\", \"file\": \"" + box.overlays.resolve("exported.s1.qcow2") + "\", "
+                    + "\"overlay-node\": \"exported-s1\"}]}}", Duration.ofSeconds(60));
+            assertEquals("{\"return\": [{\"node\": \"disk0\", \"overlay\": \"exported-s1\", \"file\": \""
+                    + box.overlays.resolve("exported.s1.qcow2") + "\"}]}", result);
+            String exports = box.client.execute("{\"execute\": \"query-block-exports\"}", TIMEOUT);
+            assertTrue(exports.contains("\"node-name\": \"exported-s1\""), exports);
+        }
+    }
+
     /** The auto-named file node under disk1: snapshotting a protocol node fails in the transaction. */
     private static String autoNode(Sandbox box) throws Exception {
         String graph = box.graph();
