@@ -342,6 +342,107 @@ class BrokerIT {
         }
     }
 
+    @Test
+    void racingCreateAndOpenRequestsNeverLeaveAWriteGrantWithoutALease() throws Exception {
+        try (WorkDir dir = new WorkDir(); BrokerProcess broker = BrokerProcess.start(dir.path, "--lock-manager", "fcntl")) {
+            Path image = write(dir.resolve("shared.raw"), "x");
+            for (String vm : List.of("vmA", "vmB")) {
+                register(broker, vm);
+                broker.allow(vm, dir.path, "rw", true, true, false);
+            }
+            try (OpenHookClient creator = OpenHookClient.connect(broker.hook("vmA"));
+                 OpenHookClient opener = OpenHookClient.connect(broker.hook("vmA"));
+                 OpenHookClient other = OpenHookClient.connect(broker.hook("vmB"))) {
+                for (int round = 0; round < 150; round++) {
+                    // A create of an existing file fails (and drops its new lease) while a plain open succeeds.
+                    Thread racer = Thread.ofPlatform().start(() -> assertThrows(OpenHookClient.Denied.class,
+                            () -> creator.open(image.toString(), true, true)));
+                    FileDescriptor granted = opener.open(image.toString(), true, false);
+                    racer.join();
+                    // vmA holds a writable fd: its exclusive lease must still be there.
+                    assertDenied("LockConflict", () -> other.open(image.toString(), false, false));
+                    new FileInputStream(granted).close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void aLeaseThatCannotBeRetakenAtStartMustBeAskedForAgain() throws Exception {
+        try (WorkDir dir = new WorkDir()) {
+            Path image = write(dir.resolve("a.raw"), "a");
+            try (BrokerProcess broker = BrokerProcess.start(dir.path, "--lock-manager", "fcntl")) {
+                register(broker, "vm1");
+                broker.allow("vm1", image, "rw", false, false, false);
+                try (OpenHookClient hook = OpenHookClient.connect(broker.hook("vm1"))) {
+                    read(hook.open(image.toString(), true, false));
+                }
+                broker.kill();
+            }
+            // While the broker is down, another holder (as another broker on shared storage) locks the image.
+            String digest = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(image.toString().getBytes(StandardCharsets.UTF_8)));
+            Path lockFile = dir.resolve("state/lockspace/" + digest);
+            Process holder = new ProcessBuilder(SYSTEM_PYTHON, "-c", "import fcntl, sys, time\n"
+                    + "f = open(sys.argv[1], 'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                    lockFile.toString()).start();
+            try {
+                assertEquals("held", new String(holder.getInputStream().readNBytes(4), StandardCharsets.US_ASCII));
+                try (BrokerProcess broker = BrokerProcess.start(dir.path, "--lock-manager", "fcntl");
+                     OpenHookClient hook = OpenHookClient.connect(broker.hook("vm1"))) {
+                    assertTrue(broker.log().contains("could not re-take vm1's lease"), broker.log());
+                    assertDenied("LockConflict", () -> hook.open(image.toString(), true, false));
+                }
+            } finally {
+                holder.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void anUnwritableAuditLogRefusesOpensAndLeaksNoFd() throws Exception {
+        try (WorkDir dir = new WorkDir(); BrokerProcess broker = BrokerProcess.start(dir.path, "--audit", "/dev/full")) {
+            Path image = write(dir.resolve("a.raw"), "a");
+            register(broker, "vm1");
+            broker.allow("vm1", image, "r", false, false, false);
+            try (OpenHookClient hook = OpenHookClient.connect(broker.hook("vm1"))) {
+                assertDenied("PermissionDenied", () -> hook.open(image.toString(), false, false));
+                long before = fdCount(broker.process.pid());
+                for (int i = 0; i < 20; i++) {
+                    OpenHookClient.Denied denied = assertThrows(OpenHookClient.Denied.class, () -> hook.open(image.toString(), false, false));
+                    assertTrue(denied.getMessage().contains("cannot write its audit log"), denied.getMessage());
+                }
+                assertEquals(before, fdCount(broker.process.pid()));
+            }
+        }
+    }
+
+    @Test
+    void aGuestWhoseSocketCannotExistIsRefusedAndNeverSaved() throws Exception {
+        try (WorkDir work = new WorkDir()) {
+            // Deep enough that a 64-character guest name makes the socket path 108 bytes or more.
+            Path dir = Files.createDirectories(work.resolve("a-directory-deep-enough-for-long-socket-paths"));
+            try (BrokerProcess broker = BrokerProcess.start(dir)) {
+                String name = "g".repeat(64);
+                JsonNode reply = broker.admin("register", "guest", name);
+                assertEquals("InvalidRequest", reply.path("error").path("class").asText(), reply.toString());
+                JsonNode bad = dev.qmpx.broker.client.AdminClient.call(broker.admin,
+                        dev.qmpx.broker.client.AdminClient.request("register").put("guest", "vm2").put("uid", "qemu"));
+                assertEquals("InvalidRequest", bad.path("error").path("class").asText(), bad.toString());
+            }
+            try (BrokerProcess again = BrokerProcess.start(dir)) {
+                assertTrue(again.log().contains("broker serving"), again.log());
+                assertTrue(again.admin("status").path("return").path("guests").isEmpty());
+            }
+        }
+    }
+
+    private static long fdCount(long pid) throws IOException {
+        try (var fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            return fds.count();
+        }
+    }
+
     // --- helpers ---
 
     /** Admin calls with a non-string argument. */

@@ -178,6 +178,63 @@ class JobsAndPolicyIT {
         }
     }
 
+    @Test
+    void aClientKeepingCommandsQueuedCannotKeepTheJobFromOthers() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--job-wait", "10"); QmpClient busy = guest.client();
+             QmpClient other = guest.client()) {
+            int burst = 400;
+            StringBuilder commands = new StringBuilder();
+            for (int i = 0; i < burst; i++) {
+                commands.append("{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"/machine\", \"property\": "
+                        + "\"type\", \"value\": \"x\"}, \"id\": ").append(i).append('}');
+            }
+            java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+            Thread reader = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < burst; i++) {
+                        busy.nextReply(TIMEOUT);
+                        done.incrementAndGet();
+                    }
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            busy.send(commands.toString());
+            Await.until("the busy client's first replies", TIMEOUT, () -> done.get() > 0);
+            assertEquals("{\"return\": {}, \"id\": \"mine\"}", other.execute("{\"execute\": \"stop\", \"id\": \"mine\"}", TIMEOUT));
+            int busyDone = done.get();
+            assertTrue(busyDone < burst, "the other client's modify ran before the busy client's " + burst
+                    + " (after " + busyDone + ")");
+            reader.join(TIMEOUT.toMillis());
+            assertEquals(burst, done.get());
+            assertEquals("{\"return\": {}}", other.execute("{\"execute\": \"cont\"}", TIMEOUT));
+        }
+    }
+
+    @Test
+    void theIdleBoundNeverReleasesAJobWhileItsHoldersCommandRuns() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--job-idle", "0.5", "--job-wait", "3");
+             QmpClient holder = guest.client(); QmpClient other = guest.client()) {
+            assertEquals("{\"return\": {}}", holder.execute("{\"execute\": \"__dev.qmpx_job-begin\"}", TIMEOUT));
+            MainLoopHang hang = MainLoopHang.begin(holder, guest.dir.path, guest.qemu.pid(), "\"long\"");
+            String refused = other.execute("{\"execute\": \"stop\"}", TIMEOUT);
+            assertTrue(refused.contains("waited 3.0 s for the guest's job, held by client#"), refused);
+            hang.release();
+            assertTrue(holder.nextReply(TIMEOUT).startsWith("{\"id\": \"long\", \"error\""));
+            assertEquals("{\"return\": {}}", holder.execute("{\"execute\": \"__dev.qmpx_job-end\"}", TIMEOUT));
+        }
+    }
+
+    @Test
+    void anUnwritableCommandAuditNeverCostsTheMonitorConnection() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--audit", "/dev/full"); QmpClient client = guest.client()) {
+            assertEquals("{\"return\": {}}", client.execute("{\"execute\": \"stop\"}", TIMEOUT));
+            assertEquals("{\"return\": {}}", client.execute("{\"execute\": \"cont\"}", TIMEOUT));
+            guest.proxy.awaitLog("cannot write the command audit", TIMEOUT);
+            assertEquals(1, count(guest.proxy.log(), "connected to QEMU monitor"));
+        }
+    }
+
     private static String read(Path file) {
         try {
             return Files.exists(file) ? Files.readString(file) : "";

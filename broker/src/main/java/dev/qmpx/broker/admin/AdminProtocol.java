@@ -29,7 +29,7 @@ public final class AdminProtocol implements JsonSocketServer.Session {
 
     /** What registration changes mean for hook sockets. */
     public interface Listeners {
-        String started(Broker.Guest guest) throws IOException;
+        String started(String guest, Integer uid) throws AdminException;
 
         void stopped(String guest);
     }
@@ -75,8 +75,16 @@ public final class AdminProtocol implements JsonSocketServer.Session {
         return switch (op) {
             case "register" -> {
                 JsonNode uid = request.get("uid");
-                Broker.Guest guest = broker.register(text(request, "guest"), uid == null || uid.isNull() ? null : uid.asInt());
-                yield MAPPER.createObjectNode().put("socket", listeners.started(guest));
+                if (uid != null && !uid.isNull() && !(uid.isIntegralNumber() && uid.asLong() >= 0 && uid.asLong() <= Integer.MAX_VALUE)) {
+                    throw new IllegalArgumentException("'uid' must be a whole number from 0 to " + Integer.MAX_VALUE);
+                }
+                String name = text(request, "guest");
+                Integer bound = uid == null || uid.isNull() ? null : uid.asInt();
+                Broker.checkGuestName(name);
+                // The socket first: a guest whose socket cannot exist is never saved.
+                String socket = listeners.started(name, bound);
+                broker.register(name, bound);
+                yield MAPPER.createObjectNode().put("socket", socket);
             }
             case "unregister" -> {
                 String guest = text(request, "guest");

@@ -95,7 +95,11 @@ public final class BrokerCommand {
         }
         HookSockets hooks = new HookSockets(broker, hookDir);
         for (Broker.Guest guest : broker.guests()) {
-            hooks.started(guest);
+            try {
+                hooks.started(guest.name(), guest.uid());
+            } catch (dev.qmpx.broker.service.AdminException e) {
+                LOG.severe("guest " + guest.name() + " is not served: " + e.getMessage());
+            }
         }
         Path adminSocket = admin;
         SocketFiles.clearForBind(adminSocket);
@@ -134,23 +138,34 @@ public final class BrokerCommand {
             this.dir = dir;
         }
 
+        /**
+         * Binds the guest's socket and sets it to mode 600 (and the bound uid). Between the bind and
+         * the chmod the socket has the umask's mode: run the broker with umask 077 (a service manager can set it) to close that window. (A bind under a temporary name and a rename would avoid
+         * it, but junixsocket's server socket stops accepting once its path is renamed.)
+         */
         @Override
-        public synchronized String started(Broker.Guest guest) throws IOException {
-            Path socket = dir.resolve(guest.name() + ".sock");
-            if (!servers.containsKey(guest.name())) {
-                SocketFiles.clearForBind(socket);
-                AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket));
-                Files.setPosixFilePermissions(socket, SocketFiles.mode("600"));
-                JsonSocketServer service = new JsonSocketServer("hook-" + guest.name(), server,
-                        HookProtocol.sessions(broker, guest.name()));
-                servers.put(guest.name(), service);
-                service.start();
+        public synchronized String started(String guest, Integer uid) throws dev.qmpx.broker.service.AdminException {
+            Path socket = dir.resolve(guest + ".sock");
+            if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= 108) {
+                throw new dev.qmpx.broker.service.AdminException("InvalidRequest", "the hook socket path " + socket
+                        + " would be 108 bytes or longer: use a shorter guest name or --hook-dir");
             }
-            if (guest.uid() != null) {
-                Files.setAttribute(socket, "unix:uid", guest.uid());
+            try {
+                if (!servers.containsKey(guest)) {
+                    SocketFiles.clearForBind(socket);
+                    AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket));
+                    Files.setPosixFilePermissions(socket, SocketFiles.mode("600"));
+                    JsonSocketServer service = new JsonSocketServer("hook-" + guest, server, HookProtocol.sessions(broker, guest));
+                    servers.put(guest, service);
+                    service.start();
+                }
+                if (uid != null) {
+                    Files.setAttribute(socket, "unix:uid", uid);
+                }
+            } catch (IOException e) {
+                throw new dev.qmpx.broker.service.AdminException("InvalidRequest", "cannot create " + socket + ": " + e.getMessage());
             }
-            LOG.info("guest " + guest.name() + ": hook socket " + socket
-                    + (guest.uid() == null ? "" : " (uid " + guest.uid() + " only)"));
+            LOG.info("guest " + guest + ": hook socket " + socket + (uid == null ? "" : " (uid " + uid + " only)"));
             return socket.toString();
         }
 

@@ -38,7 +38,14 @@ public final class OpenHookClient implements Closeable {
     }
 
     public static OpenHookClient connect(Path hookSocket) throws IOException {
-        return new OpenHookClient(AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(hookSocket)));
+        return connect(hookSocket, java.time.Duration.ofSeconds(30));
+    }
+
+    /** @param timeout how long one request may wait for the broker's answer */
+    public static OpenHookClient connect(Path hookSocket, java.time.Duration timeout) throws IOException {
+        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(hookSocket));
+        socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        return new OpenHookClient(socket);
     }
 
     /** The broker's refusal: its error class and description. */

@@ -16,20 +16,32 @@ public final class LockManagers {
 
     public static Loaded load(String name, LockManagerContext context, ClassLoader loader) {
         List<String> available = new ArrayList<>();
-        try {
-            for (LockManagerProvider provider : ServiceLoader.load(LockManagerProvider.class, loader)) {
-                available.add(provider.name());
-                if (provider.name().equals(name)) {
-                    try {
-                        return new Loaded(provider.create(context), null);
-                    } catch (LockManagerRefusal | RuntimeException e) {
-                        return new Loaded(null, "lock manager '" + name + "' refused to load: " + e.getMessage());
-                    }
+        List<String> broken = new ArrayList<>();
+        var providers = ServiceLoader.load(LockManagerProvider.class, loader).iterator();
+        while (true) {
+            LockManagerProvider provider;
+            String providerName;
+            try {
+                if (!providers.hasNext()) {
+                    break;
+                }
+                provider = providers.next();
+                providerName = provider.name();
+            } catch (ServiceConfigurationError | RuntimeException | LinkageError e) {
+                // One broken plug-in must not hide the others.
+                broken.add(e.toString());
+                continue;
+            }
+            available.add(providerName);
+            if (providerName.equals(name)) {
+                try {
+                    return new Loaded(provider.create(context), null);
+                } catch (LockManagerRefusal | RuntimeException | LinkageError e) {
+                    return new Loaded(null, "lock manager '" + name + "' refused to load: " + e.getMessage());
                 }
             }
-        } catch (ServiceConfigurationError e) {
-            return new Loaded(null, "lock manager plug-ins could not be loaded: " + e.getMessage());
         }
-        return new Loaded(null, "no lock manager plug-in named '" + name + "' (available: " + String.join(", ", available) + ")");
+        return new Loaded(null, "no lock manager plug-in named '" + name + "' (available: " + String.join(", ", available)
+                + (broken.isEmpty() ? "" : "; broken: " + String.join("; ", broken)) + ")");
     }
 }

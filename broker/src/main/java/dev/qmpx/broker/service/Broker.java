@@ -54,6 +54,8 @@ public final class Broker implements AutoCloseable {
     private final Map<String, Map<String, Boolean>> leases = new TreeMap<>();
     /** Guarded by itself. */
     private final ArrayDeque<Grant> recentGrants = new ArrayDeque<>();
+    /** One lock per guest and path ever requested; small objects, bounded by the whitelists' reach. */
+    private final ConcurrentHashMap<String, Object> pathLocks = new ConcurrentHashMap<>();
     /** Files each guest created through this broker process, with their inodes: what unlink may remove. */
     private final ConcurrentHashMap<String, Map<String, Long>> created = new ConcurrentHashMap<>();
 
@@ -87,13 +89,16 @@ public final class Broker implements AutoCloseable {
             broker.guests.put(g.name(), new Guest(g.name(), g.uid(), whitelist));
         }
         for (BrokerState.LeaseState lease : state.leases()) {
-            broker.leases.computeIfAbsent(lease.guest(), k -> new TreeMap<>()).put(lease.path(), lease.exclusive());
-            if (broker.locks != null) {
-                try {
-                    broker.locks.acquire(lease.guest(), lease.path(), lease.exclusive());
-                } catch (LockConflictException e) {
-                    LOG.severe("could not re-take " + lease.guest() + "'s lease on " + lease.path() + ": " + e.getMessage());
-                }
+            if (broker.locks == null) {
+                continue;
+            }
+            try {
+                broker.locks.acquire(lease.guest(), lease.path(), lease.exclusive());
+                // Recorded only once held: a lease that could not be re-taken must be asked for again.
+                broker.leases.computeIfAbsent(lease.guest(), k -> new TreeMap<>()).put(lease.path(), lease.exclusive());
+            } catch (LockConflictException | RuntimeException e) {
+                LOG.severe("could not re-take " + lease.guest() + "'s lease on " + lease.path() + ": " + e.getMessage()
+                        + "; the next request for it must take it again");
             }
         }
         LOG.info("state loaded from " + store.file() + ": " + broker.guests.size() + " guest(s), "
@@ -117,14 +122,23 @@ public final class Broker implements AutoCloseable {
 
     public OpenResult open(String guestName, AuditLog.Peer peer, OpenRequest request) {
         OpenResult result = decide(guestName, peer, request);
-        switch (result) {
-            case OpenResult.Granted granted -> {
-                audit.grant(guestName, request.path(), request.access(), request.create(), peer);
-                remember(new Grant(java.time.Instant.now().toString(), guestName, request.path(), request.access(),
-                        request.create(), peer.pid(), peer.uid()));
+        try {
+            switch (result) {
+                case OpenResult.Granted granted -> {
+                    audit.grant(guestName, request.path(), request.access(), request.create(), peer);
+                    remember(new Grant(java.time.Instant.now().toString(), guestName, request.path(), request.access(),
+                            request.create(), peer.pid(), peer.uid()));
+                }
+                case OpenResult.Denied denied -> audit.deny(guestName, request.path(), request.access(), request.create(),
+                        peer, denied.errorClass(), denied.desc());
             }
-            case OpenResult.Denied denied -> audit.deny(guestName, request.path(), request.access(), request.create(),
-                    peer, denied.errorClass(), denied.desc());
+        } catch (RuntimeException e) {
+            // No grant without its audit line: the fd is closed and the request refused.
+            LOG.severe("cannot write the audit log, refusing: " + e.getMessage());
+            if (result instanceof OpenResult.Granted granted) {
+                dev.qmpx.broker.open.Posix.close(granted.fd());
+            }
+            return new OpenResult.Denied("PermissionDenied", "the broker cannot write its audit log");
         }
         return result;
     }
@@ -203,29 +217,43 @@ public final class Broker implements AutoCloseable {
         if (request.create() && !entry.rights().contains(Right.CREATE)) {
             return denied("PermissionDenied", "the whitelist does not allow creating " + request.path());
         }
-        boolean newLease;
-        try {
-            newLease = takeLease(guestName, request.path(), request.write());
-        } catch (LockConflictException e) {
-            return denied("LockConflict", e.getMessage());
-        }
-        try {
-            int fd = Opener.open(request.path(), request.write(), request.create(), entry.specialFiles());
-            if (request.create()) {
-                try {
+        // Lease, open and (on failure) lease release happen as one step per guest and path, so two
+        // requests cannot see each other's half-made lease (a lease must back every write grant).
+        synchronized (pathLock(guestName, request.path())) {
+            boolean newLease;
+            try {
+                newLease = takeLease(guestName, request.path(), request.write());
+            } catch (LockConflictException e) {
+                return denied("LockConflict", e.getMessage());
+            } catch (RuntimeException | LinkageError e) {
+                return denied("PermissionDenied", "the lock manager failed: " + e);
+            }
+            int fd;
+            try {
+                fd = Opener.open(request.path(), request.write(), request.create(), entry.specialFiles());
+                if (request.create()) {
                     created.computeIfAbsent(guestName, g -> new ConcurrentHashMap<>()).put(request.path(), Opener.inode(fd));
-                } catch (OpenFailure e) {
-                    dev.qmpx.broker.open.Posix.close(fd);
-                    throw e;
                 }
+            } catch (OpenFailure e) {
+                if (newLease) {
+                    dropLease(guestName, request.path());
+                }
+                return denied(e.errorClass(), e.getMessage());
+            }
+            // An admin change made while this request was underway wins: no grant after a revoke.
+            if (guests.get(guestName) != guest || guest.whitelist().lookup(request.path()) != entry) {
+                dev.qmpx.broker.open.Posix.close(fd);
+                if (newLease) {
+                    dropLease(guestName, request.path());
+                }
+                return denied("PermissionDenied", request.path() + "'s whitelist entry changed while it was being opened");
             }
             return new OpenResult.Granted(fd);
-        } catch (OpenFailure e) {
-            if (newLease) {
-                dropLease(guestName, request.path());
-            }
-            return denied(e.errorClass(), e.getMessage());
         }
+    }
+
+    private Object pathLock(String guest, String path) {
+        return pathLocks.computeIfAbsent(guest + "\0" + path, k -> new Object());
     }
 
     private static OpenResult.Denied denied(String errorClass, String desc) {
@@ -234,6 +262,9 @@ public final class Broker implements AutoCloseable {
 
     /** @return true when the guest had no lease on path before */
     private synchronized boolean takeLease(String guest, String path, boolean exclusive) throws LockConflictException {
+        if (locks instanceof dev.qmpx.broker.lock.NoLocking) {
+            return false; // no leases to keep, none to persist
+        }
         Map<String, Boolean> held = leases.computeIfAbsent(guest, k -> new TreeMap<>());
         Boolean current = held.get(path);
         if (current != null && (current || !exclusive)) {
@@ -270,11 +301,15 @@ public final class Broker implements AutoCloseable {
 
     // --- administration (admin connection threads) ---
 
-    public synchronized Guest register(String name, Integer uid) throws AdminException {
+    public static void checkGuestName(String name) throws AdminException {
         if (!GUEST_NAME.matcher(name).matches()) {
             throw new AdminException("InvalidRequest", "guest names are 1-64 characters of A-Z a-z 0-9 _ . - "
                     + "(and start with a letter or digit): " + name);
         }
+    }
+
+    public synchronized Guest register(String name, Integer uid) throws AdminException {
+        checkGuestName(name);
         Guest existing = guests.get(name);
         Guest guest = new Guest(name, uid, existing == null ? new Whitelist() : existing.whitelist());
         guests.put(name, guest);

@@ -11,7 +11,6 @@ import org.newsclub.net.unix.FileDescriptorCast;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.SocketException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -84,15 +83,22 @@ public final class JsonSocketServer {
         }
     }
 
+    /** Ends only when the socket is closed: EMFILE and other failures back off and retry. */
     private void acceptLoop() {
+        long lastLog = 0;
         while (!server.isClosed()) {
             try {
                 AFUNIXSocket socket = server.accept();
                 Thread.ofPlatform().name(name + "-" + CONNECTIONS.incrementAndGet()).start(() -> serve(socket));
-            } catch (SocketException closed) {
-                return;
-            } catch (IOException e) {
-                LOG.log(Level.WARNING, name + ": accept failed", e);
+            } catch (IOException | RuntimeException | OutOfMemoryError e) {
+                if (server.isClosed()) {
+                    return;
+                }
+                if (System.nanoTime() - lastLog > 10_000_000_000L) {
+                    LOG.warning(name + ": accept failed, retrying every 100 ms: " + e);
+                    lastLog = System.nanoTime();
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
             }
         }
     }

@@ -42,6 +42,18 @@ final class ProxyCommand {
         EventLoop loop = new EventLoop("qmpx-" + options.guest().name());
         Guest guest = new Guest(options.guest(), loop);
         ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+        // Installed before anything listens, so a SIGTERM at any later moment is a clean stop.
+        java.util.concurrent.atomic.AtomicBoolean ending = new java.util.concurrent.atomic.AtomicBoolean();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            listeners.forEach(UnixListener::close);
+            // Whoever claims the exit first owns its status: here a signal (SIGTERM, SIGINT), a
+            // requested stop, so 0 (the JVM would report 143); in main, QEMU going away.
+            if (ending.compareAndSet(false, true)) {
+                guest.exit().complete(0);
+                Runtime.getRuntime().halt(0);
+            }
+        }, "qmpx-shutdown"));
+
         CompletableFuture<Void> registered = new CompletableFuture<>();
         loop.start();
         loop.execute(() -> {
@@ -56,17 +68,10 @@ final class ProxyCommand {
         });
         registered.join();
         guest.start();
-        java.util.concurrent.atomic.AtomicBoolean ending = new java.util.concurrent.atomic.AtomicBoolean();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            listeners.forEach(UnixListener::close);
-            guest.exit().complete(0);
-            if (!ending.get()) {
-                // SIGTERM or SIGINT: a requested stop, so status 0 (the JVM would report 143).
-                Runtime.getRuntime().halt(0);
-            }
-        }, "qmpx-shutdown"));
         int status = guest.exit().join();
-        ending.set(true);
+        if (!ending.compareAndSet(false, true)) {
+            return 0; // a signal is stopping the process; its hook ends it with status 0
+        }
         loop.close();
         listeners.forEach(UnixListener::close);
         LOG.info(options.guest().name() + ": proxy exits with status " + status);

@@ -41,8 +41,7 @@ public final class PathPreparation {
             mapper.add(fdset, file.reference().path());
             ObjectNode addFd = JsonNodeFactory.instance.objectNode().put("fdset-id", fdset)
                     .put("opaque", fds.brokeredTag(file.reference().path()));
-            out.add(new Outgoing("add-fd", CommandClass.MODIFY, UpstreamEncoding.prefix("add-fd", addFd),
-                    new FileDescriptor[] {file.fd()}, new ReplyHandler() {
+            out.add(Outgoing.prelude("add-fd", UpstreamEncoding.prefix("add-fd", addFd), file.fd(), new ReplyHandler() {
                         @Override
                         public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
                             if (reply.member("error") != null) {

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Which role a client gets: the first rule matching its listener and/or SO_PEERCRED uid/gid, else
@@ -45,6 +46,18 @@ public final class Policy {
 
     public static Policy load(Path file) throws IOException {
         JsonNode root = MAPPER.readTree(file.toFile());
+        strict(root, Set.of("roles", "rules", "default"), file, "the policy");
+        for (JsonNode role : root.path("roles")) {
+            strict(role, Set.of("allow", "deny", "events"), file, "a role");
+        }
+        for (JsonNode rule : root.path("rules")) {
+            strict(rule, Set.of("listener", "uid", "gid", "role"), file, "a rule");
+            for (String id : List.of("uid", "gid")) {
+                if (rule.has(id) && !(rule.get(id).isIntegralNumber() && rule.get(id).asLong() >= 0)) {
+                    throw new IOException(file + ": '" + id + "' must be a whole number: " + rule);
+                }
+            }
+        }
         Map<String, Role> roles = new HashMap<>(Map.of("admin", Role.ADMIN, "operator", Role.OPERATOR, "readonly", Role.READONLY));
         root.path("roles").properties().forEach(e -> roles.put(e.getKey(), new Role(e.getKey(),
                 strings(e.getValue().path("allow")), strings(e.getValue().path("deny")), e.getValue().path("events").asBoolean(true))));
@@ -58,6 +71,16 @@ public final class Policy {
                     role(roles, rule.path("role").asText(), file)));
         }
         return new Policy(rules, role(roles, root.path("default").asText("admin"), file));
+    }
+
+    /** A mistyped member (say "deni") would silently widen a role: refused instead. */
+    private static void strict(JsonNode node, Set<String> known, Path file, String what) throws IOException {
+        for (var names = node.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!known.contains(name)) {
+                throw new IOException(file + ": unknown member '" + name + "' in " + what + " (known: " + known + ")");
+            }
+        }
     }
 
     private static Role role(Map<String, Role> roles, String name, Path file) throws IOException {

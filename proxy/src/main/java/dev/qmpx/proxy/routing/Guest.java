@@ -256,7 +256,7 @@ public final class Guest implements UpstreamLink.Listener {
             } else {
                 return;
             }
-            if (from != null && next.needsJob() && job != null && job.holder != from) {
+            if (from != null && next.needsJob() && mustWaitForJob(from)) {
                 ring.poll();
                 from.setScheduled(false);
                 awaitJob(from);
@@ -339,6 +339,23 @@ public final class Guest implements UpstreamLink.Listener {
 
     // --- the job ---
 
+    /**
+     * Whether the session's next state-changing command must wait for the job: another client holds
+     * it, or this client holds it only while its commands run (no job-begin), has some running, and
+     * others are waiting, so that a client keeping commands queued cannot keep the job for ever.
+     */
+    private boolean mustWaitForJob(ClientSession session) {
+        if (job == null) {
+            return false;
+        }
+        if (job.holder != session) {
+            return true;
+        }
+        // Yield only while commands of its own are running: their end then hands the job on. A job
+        // just handed to this client (nothing running yet) is used, or nobody would ever release it.
+        return !job.explicit && job.commandsInFlight > 0 && !jobWaiters.isEmpty();
+    }
+
     private void awaitJob(ClientSession session) {
         if (jobWaiters.containsKey(session)) {
             return;
@@ -352,6 +369,11 @@ public final class Guest implements UpstreamLink.Listener {
         }
         Outgoing refused = session.pollQueued();
         refused.closeFds();
+        // The proxy's own add-fds ahead of a client's command are refused with it, as one unit.
+        while (refused.prelude()) {
+            refused = session.pollQueued();
+            refused.closeFds();
+        }
         String holder = describeJob();
         LOG.warning(config.name() + ": " + session.name() + "'s '" + refused.name() + "' waited "
                 + seconds(config.timeouts().jobWaitMillis()) + " for the job, held by " + holder);
@@ -374,6 +396,7 @@ public final class Guest implements UpstreamLink.Listener {
             job.explicit = true;
             job.command = request.name();
             restartJobIdleTimer();
+            audit(from, request, "return", System.nanoTime());
             LOG.info(config.name() + ": " + from.name() + " took the job");
             request.handler().onLocalReturn("{}");
         } else if (request.kind() == Outgoing.Kind.SNAPSHOT) {
@@ -403,6 +426,7 @@ public final class Guest implements UpstreamLink.Listener {
             }));
         } else if (job != null && job.holder == from && job.explicit) {
             job.explicit = false;
+            audit(from, request, "return", System.nanoTime());
             LOG.info(config.name() + ": " + from.name() + " released the job");
             request.handler().onLocalReturn("{}");
             if (job.commandsInFlight == 0) {
@@ -419,6 +443,10 @@ public final class Guest implements UpstreamLink.Listener {
         }
         Job held = job;
         jobIdleTimer = loop.schedule(config.timeouts().jobIdleMillis(), () -> {
+            if (job == held && held.explicit && held.commandsInFlight > 0) {
+                restartJobIdleTimer(); // idle means no command running or sent: count again from now
+                return;
+            }
             if (job == held && held.explicit && !held.orchestrating) {
                 LOG.warning(config.name() + ": " + held.holder.name() + "'s job released after "
                         + seconds(config.timeouts().jobIdleMillis()) + " without a command");
@@ -465,12 +493,18 @@ public final class Guest implements UpstreamLink.Listener {
 
     /** Records a command that changes state (or was refused) in the command audit. */
     public void audit(ClientSession session, Outgoing outgoing, String result, long sinceNanos) {
-        if (session == null || (outgoing.commandClass() == CommandClass.QUERY && !result.equals("denied"))) {
+        if (session == null || outgoing.prelude()
+                || (outgoing.commandClass() == CommandClass.QUERY && !result.equals("denied") && !result.equals("refused"))) {
             return;
         }
         Peer peer = session.transport().peer();
-        config.audit().record(config.name(), new CommandAudit.Client(session.name(), peer.pid(), peer.uid(), peer.gid(),
-                peer.listener()), outgoing.name(), result, (System.nanoTime() - sinceNanos) / 1000);
+        try {
+            config.audit().record(config.name(), new CommandAudit.Client(session.name(), peer.pid(), peer.uid(), peer.gid(),
+                    peer.listener()), outgoing.name(), result, (System.nanoTime() - sinceNanos) / 1000);
+        } catch (RuntimeException e) {
+            // The audit failing must not take the guest's monitor connection down.
+            LOG.severe(config.name() + ": cannot write the command audit: " + e.getMessage());
+        }
     }
 
     /** The value of __dev.qmpx_clients: every client, and who holds the job. */
@@ -673,6 +707,8 @@ public final class Guest implements UpstreamLink.Listener {
         }
         if (entry.timedOut) {
             LOG.info(config.name() + ": late reply to '" + entry.outgoing.name() + "' (timed out) dropped: " + text(message));
+            audit(entry.owner, entry.outgoing, "late-" + (message.member("error") != null ? errorClass(message) : "return"),
+                    entry.sentNanos);
         } else {
             audit(entry.owner, entry.outgoing, message.member("error") != null ? errorClass(message) : "return", entry.sentNanos);
             try {

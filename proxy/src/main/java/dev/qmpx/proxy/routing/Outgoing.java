@@ -15,25 +15,32 @@ import java.io.FileDescriptor;
  * @param prefix the encoded command up to its closing brace (see UpstreamEncoding); empty for local kinds
  * @param fds descriptors to pass in the same sendmsg, or an empty array
  * @param arguments a local request's arguments (a snapshot's targets); null otherwise
+ * @param prelude a command the proxy generated to prepare the client command that follows it (the
+ *     add-fd of a broker fd): it stands or falls with that command
  */
 public record Outgoing(String name, CommandClass commandClass, Kind kind, byte[] prefix, FileDescriptor[] fds,
-                       ReplyHandler handler, ObjectNode arguments) {
+                       ReplyHandler handler, ObjectNode arguments, boolean prelude) {
     private static final FileDescriptor[] NONE = new FileDescriptor[0];
 
     /** What the dispatcher does with it: send it, or run one of the proxy's own job requests. */
     public enum Kind { UPSTREAM, JOB_BEGIN, JOB_END, SNAPSHOT }
 
     public Outgoing(String name, CommandClass commandClass, byte[] prefix, FileDescriptor[] fds, ReplyHandler handler) {
-        this(name, commandClass, Kind.UPSTREAM, prefix, fds, handler, null);
+        this(name, commandClass, Kind.UPSTREAM, prefix, fds, handler, null, false);
     }
 
     public Outgoing(String name, CommandClass commandClass, byte[] prefix, ReplyHandler handler) {
-        this(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler, null);
+        this(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler, null, false);
+    }
+
+    /** The proxy's add-fd of a broker fd, ahead of the client command it prepares. */
+    public static Outgoing prelude(String name, byte[] prefix, FileDescriptor fd, ReplyHandler handler) {
+        return new Outgoing(name, CommandClass.MODIFY, Kind.UPSTREAM, prefix, new FileDescriptor[] {fd}, handler, null, true);
     }
 
     /** A request the proxy answers itself in the client's turn, with its arguments. */
     public static Outgoing local(String name, Kind kind, ObjectNode arguments, ReplyHandler handler) {
-        return new Outgoing(name, CommandClass.MODIFY, kind, new byte[0], NONE, handler, arguments);
+        return new Outgoing(name, CommandClass.MODIFY, kind, new byte[0], NONE, handler, arguments, false);
     }
 
     public boolean carriesFds() {
