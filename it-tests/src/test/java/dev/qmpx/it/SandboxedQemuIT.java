@@ -77,6 +77,11 @@ class SandboxedQemuIT {
                     String unreachable = client.execute(String.format(add, "w", disk, "", "no-broker"), TIMEOUT);
                     assertTrue(unreachable.contains("is not reachable") && unreachable.contains("refused until it is"), unreachable);
                     assertTrue(client.execute("{\"execute\": \"query-status\"}", TIMEOUT).contains("\"running\": true"));
+                    // A restarted broker (its whitelist kept) is picked up again without touching the proxy.
+                    try (BrokerProcess again = BrokerProcess.start(dir.path)) {
+                        assertEquals("{\"return\": {}, \"id\": \"back\"}", client.execute(String.format(add, "disk2", readOnlyDisk,
+                                ", \"read-only\": true", "back"), TIMEOUT));
+                    }
                 }
             }
             // The write made through the broker's fd is in the image file on the host.
