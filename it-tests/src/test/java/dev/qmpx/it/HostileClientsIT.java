@@ -137,6 +137,72 @@ class HostileClientsIT {
         }
     }
 
+    /** A FAKE broker, for a fault a real one cannot produce on demand: it accepts and never answers. */
+    @Test
+    void aBrokerThatNeverAnswersIsGivenUpOnAndTheClientGoesOn() throws Exception {
+        try (WorkDir dir = new WorkDir();
+             org.newsclub.net.unix.AFUNIXServerSocket silent = org.newsclub.net.unix.AFUNIXServerSocket.bindOn(
+                     org.newsclub.net.unix.AFUNIXSocketAddress.of(dir.resolve("silent.sock")))) {
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    java.util.List<Object> held = new java.util.ArrayList<>();
+                    while (true) {
+                        held.add(silent.accept());
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            try (var qemu = dev.qmpx.proxy.demo.QemuProcess.start(dir.path, List.of());
+                 ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), List.of("--qemu", qemu.socket().toString(),
+                         "--listen", dir.resolve("p.sock").toString(), "--broker", dir.resolve("silent.sock").toString(),
+                         "--broker-timeout", "1"));
+                 QmpClient client = QmpClient.negotiated(dir.resolve("p.sock"), TIMEOUT)) {
+                String reply = client.execute("{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"file\", "
+                        + "\"node-name\": \"n\", \"filename\": \"/nonexistent.img\"}, \"id\": 1}", TIMEOUT);
+                assertTrue(reply.startsWith("{\"id\": 1, \"error\": ") && reply.contains("is not reachable"), reply);
+                assertEquals("{\"return\": {}, \"id\": 2}", client.execute("{\"execute\": \"query-name\", \"id\": 2}", TIMEOUT));
+            }
+        }
+    }
+
+    @Test
+    void runningOutOfFdsPausesAcceptingInsteadOfSpinning() throws Exception {
+        try (WorkDir dir = new WorkDir(); var qemu = dev.qmpx.proxy.demo.QemuProcess.start(dir.path, List.of())) {
+            Path listen = dir.resolve("p.sock");
+            try (ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"),
+                    List.of("--qemu", qemu.socket().toString(), "--listen", listen.toString()), List.of("prlimit", "--nofile=64:64"))) {
+                QmpClient.negotiated(listen, TIMEOUT).close();
+                java.util.List<QmpClient> flood = new java.util.ArrayList<>();
+                try {
+                    for (int i = 0; i < 80; i++) {
+                        flood.add(QmpClient.open(listen));
+                    }
+                    proxy.awaitLog("accept on " + listen + " failed", TIMEOUT);
+                } finally {
+                    for (QmpClient c : flood) {
+                        c.close();
+                    }
+                }
+                // Once fds are free again the listener is served again.
+                Await.until("a client served after the flood", TIMEOUT, () -> {
+                    try (QmpClient c = QmpClient.negotiated(listen, Duration.ofSeconds(2))) {
+                        return c.execute("{\"execute\": \"query-name\"}", Duration.ofSeconds(2)).equals("{\"return\": {}}");
+                    } catch (IOException e) {
+                        return false;
+                    }
+                });
+                assertTrue(proxy.process.isAlive());
+                // Rate-limited: at most one warning per 10 s, not one per failed accept.
+                assertTrue(count(proxy.log(), "accept on " + listen + " failed") <= 2, proxy.log());
+            }
+        }
+    }
+
+    private static int count(String text, String part) {
+        return text.split(java.util.regex.Pattern.quote(part), -1).length - 1;
+    }
+
     @Test
     void sigtermStopsTheProxyWithStatusZeroAndRemovesItsSocket() throws Exception {
         try (GuestFixture guest = GuestFixture.start()) {

@@ -53,6 +53,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                                        opened by the broker and passed to QEMU as fdsets, so a
                                        QEMU that may open no image itself still takes disks.
                                        Without a reachable broker such commands are refused.
+              --broker-timeout SECONDS How long one broker request may take (default 30).
               --policy FILE            Roles for clients by listener, uid or gid (JSON; see the
                                        README). Without it every client is admin.
               --audit FILE             One JSON line per state-changing or refused command
@@ -95,6 +96,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         Path policyFile = null;
         Path auditFile = null;
         Path broker = null;
+        long brokerTimeout = 30_000;
         List<Path> paths = new ArrayList<>();
         List<Integer> fds = new ArrayList<>();
         while (a.hasNext()) {
@@ -121,6 +123,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                 case "--policy" -> policyFile = Path.of(a.value(option));
                 case "--audit" -> auditFile = Path.of(a.value(option));
                 case "--broker" -> broker = Path.of(a.value(option)).toAbsolutePath();
+                case "--broker-timeout" -> brokerTimeout = a.secondsAsMillis(option);
                 case "--job-wait" -> jobWait = a.secondsAsMillis(option);
                 case "--job-idle" -> jobIdle = a.secondsAsMillis(option);
                 case "--query-timeout" -> queryTimeout = a.secondsAsMillis(option);
@@ -153,7 +156,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         GuestConfig guest = new GuestConfig(name, qemu, reconnect, maxInFlight,
                 new JsonLimits(maxMessage, maxNesting), outputLimit, queueLimit,
                 new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle), policy, audit,
-                broker);
+                broker, brokerTimeout);
         return new ProxyOptions(guest, paths, fds, socketMode, verbose);
     }
 }

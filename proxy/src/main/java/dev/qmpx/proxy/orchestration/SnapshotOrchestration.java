@@ -53,6 +53,7 @@ public final class SnapshotOrchestration {
     private final ClientFds fds;
     private final SnapshotRequest request;
     private final Path brokerSocket;
+    private final java.time.Duration brokerTimeout;
     private final Deque<Runnable> undo = new ArrayDeque<>();
 
     private SnapshotOrchestration(Guest guest, ClientFds fds, SnapshotRequest request) {
@@ -60,6 +61,7 @@ public final class SnapshotOrchestration {
         this.fds = fds;
         this.request = request;
         this.brokerSocket = guest.brokerCalls().hookSocket();
+        this.brokerTimeout = guest.brokerCalls().timeout();
     }
 
     /** Starts it on a thread of its own; done is called from that thread. */
@@ -196,10 +198,10 @@ public final class SnapshotOrchestration {
 
     /** Has the broker create the overlay file, exclusively, and records its deletion as undo. */
     private FileDescriptor createOverlayFile(String file) throws StepFailed {
-        try (OpenHookClient broker = OpenHookClient.connect(brokerSocket)) {
+        try (OpenHookClient broker = OpenHookClient.connect(brokerSocket, brokerTimeout)) {
             FileDescriptor fd = broker.open(file, true, true);
             undo.push(() -> {
-                try (OpenHookClient again = OpenHookClient.connect(brokerSocket)) {
+                try (OpenHookClient again = OpenHookClient.connect(brokerSocket, brokerTimeout)) {
                     again.unlink(file);
                 } catch (IOException e) {
                     throw new IllegalStateException("could not delete " + file + " through the broker: " + e.getMessage(), e);

@@ -18,15 +18,22 @@ import java.util.function.Consumer;
  */
 public final class BrokerCalls {
     private final Path hookSocket;
+    private final java.time.Duration timeout;
     private final ExecutorService workers;
 
-    public BrokerCalls(Path hookSocket, String guest) {
+    /** @param timeout how long one request may wait for the broker's answer */
+    public BrokerCalls(Path hookSocket, java.time.Duration timeout, String guest) {
         this.hookSocket = hookSocket;
+        this.timeout = timeout;
         this.workers = Executors.newFixedThreadPool(2, Thread.ofPlatform().name("broker-" + guest + "-", 0).daemon().factory());
     }
 
     public Path hookSocket() {
         return hookSocket;
+    }
+
+    public java.time.Duration timeout() {
+        return timeout;
     }
 
     /** One file's outcome: an fd the receiver owns, or why there is none. */
@@ -40,7 +47,7 @@ public final class BrokerCalls {
     public void open(List<FileReference> references, Consumer<List<Opened>> done) {
         workers.execute(() -> {
             List<Opened> outcomes = new ArrayList<>();
-            try (OpenHookClient broker = OpenHookClient.connect(hookSocket)) {
+            try (OpenHookClient broker = OpenHookClient.connect(hookSocket, timeout)) {
                 for (FileReference reference : references) {
                     try {
                         outcomes.add(new Opened(reference, broker.open(reference.path(), !reference.readOnly(), false), null));

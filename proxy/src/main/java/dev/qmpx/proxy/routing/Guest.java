@@ -124,7 +124,8 @@ public final class Guest implements UpstreamLink.Listener {
         this.config = config;
         this.loop = loop;
         this.upstream = new UpstreamLink(loop, config.qemuSocket(), this);
-        this.brokerCalls = config.broker() == null ? null : new BrokerCalls(config.broker(), config.name());
+        this.brokerCalls = config.broker() == null ? null : new BrokerCalls(config.broker(),
+                java.time.Duration.ofMillis(config.brokerTimeoutMillis()), config.name());
     }
 
     /** Opens files through the broker for this guest, or null when QEMU opens them itself. */

@@ -20,10 +20,11 @@ import java.nio.file.Path;
  * @param audit where state-changing commands are recorded
  * @param broker the guest's open-hook socket: files named in commands are opened by the broker and
  *     passed to QEMU as fds; null to let QEMU open them itself
+ * @param brokerTimeoutMillis how long one broker request may take
  */
 public record GuestConfig(String name, Path qemuSocket, boolean reconnect, int maxInFlight,
                           JsonLimits clientLimits, long clientOutputLimit, int clientQueueLimit,
-                          Timeouts timeouts, Policy policy, CommandAudit audit, Path broker) {
+                          Timeouts timeouts, Policy policy, CommandAudit audit, Path broker, long brokerTimeoutMillis) {
     public static final int DEFAULT_MAX_IN_FLIGHT = 8;
     public static final long DEFAULT_CLIENT_OUTPUT_LIMIT = 8L << 20;
     public static final int DEFAULT_CLIENT_QUEUE_LIMIT = 64;
