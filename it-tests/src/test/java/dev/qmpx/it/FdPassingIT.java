@@ -132,6 +132,36 @@ class FdPassingIT {
     }
 
     @Test
+    void aRestartedProxyRemovesTheFdsetsOfClientsOfAKilledOne() throws Exception {
+        try (WorkDir dir = new WorkDir(); var qemu = dev.qmpx.proxy.demo.QemuProcess.start(dir.path,
+                List.of("-qmp", "unix:" + dir.resolve("direct.sock") + ",server=on,wait=off"));
+             QmpClient direct = QmpClient.negotiated(dir.resolve("direct.sock"), TIMEOUT)) {
+            Path image = qcow2(dir.resolve("used.qcow2"));
+            Path listen = dir.resolve("p.sock");
+            ProxyProcess first = ProxyProcess.start(dir.resolve("first.log"), List.of("--qemu", qemu.socket().toString(),
+                    "--listen", listen.toString()));
+            try (QmpClient client = QmpClient.negotiated(listen, TIMEOUT); RandomAccessFile rw = new RandomAccessFile(image.toFile(), "rw")) {
+                addFd(client, "{\"fdset-id\": 0}", rw.getFD());
+                assertEquals("{\"return\": {}}", client.execute("{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": "
+                        + "\"file\", \"node-name\": \"kept\", \"filename\": \"/dev/fdset/0\"}}", TIMEOUT));
+            }
+            first.process.destroyForcibly();
+            first.awaitExit(TIMEOUT);
+            // The set outlives the killed proxy: a node uses it, and QEMU keeps sets in use.
+            assertEquals(1, count(query(direct), "\"fdset-id\""));
+            try (ProxyProcess second = ProxyProcess.start(dir.resolve("second.log"), List.of("--qemu", qemu.socket().toString(),
+                    "--listen", listen.toString()))) {
+                second.awaitLog("removing 1 fdset(s) left by qmpx clients that no longer exist", TIMEOUT);
+                try (QmpClient client = QmpClient.negotiated(listen, TIMEOUT)) {
+                    assertEquals("{\"return\": {}}", client.execute("{\"execute\": \"blockdev-del\", \"arguments\": "
+                            + "{\"node-name\": \"kept\"}}", TIMEOUT));
+                }
+                Await.until("the orphaned set to go with its node", TIMEOUT, () -> query(direct).equals("{\"return\": []}"));
+            }
+        }
+    }
+
+    @Test
     void pipelinedFdCommandsFromSeveralClientsEachLandWithTheirOwnCommand() throws Exception {
         int clients = 4;
         int perClient = 25;

@@ -18,7 +18,7 @@ public record OpaqueTag(String owner, long clientFdset, String clientOpaque) {
             return null;
         }
         String[] parts = opaque.substring(PREFIX.length()).split(":", 3);
-        if (parts.length < 2) {
+        if (parts.length < 2 || !parts[0].matches("s\\d+@\\d+")) {
             return null;
         }
         try {

@@ -576,6 +576,35 @@ public final class Guest implements UpstreamLink.Listener {
         return id;
     }
 
+    /**
+     * fdsets whose fds carry the tag of a qmpx client session that no longer exists (its proxy was
+     * killed, or this proxy lost QEMU and reconnected) are removed, as QEMU would for a monitor that
+     * went away: an unused set closes at once, a set a node uses goes with the node. Sets of a proxy
+     * that is still running (another monitor of the same QEMU) are left alone.
+     */
+    private void removeOrphanedFdsets(JsonNode sets) {
+        long ownPid = ProcessHandle.current().pid();
+        List<Long> orphans = new ArrayList<>();
+        for (JsonNode set : sets) {
+            for (JsonNode fd : set.path("fds")) {
+                var tag = dev.qmpx.proxy.fds.OpaqueTag.parse(fd.path("opaque").textValue());
+                if (tag == null) {
+                    continue;
+                }
+                long pid = Long.parseLong(tag.owner().substring(tag.owner().indexOf('@') + 1));
+                if (pid == ownPid || ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true)) {
+                    orphans.add(set.path("fdset-id").asLong());
+                    break;
+                }
+            }
+        }
+        if (!orphans.isEmpty()) {
+            LOG.info(config.name() + ": removing " + orphans.size() + " fdset(s) left by qmpx clients that no longer exist: "
+                    + orphans);
+            orphans.forEach(id -> internal("remove-fd", JsonNodeFactory.instance.objectNode().put("fdset-id", id), r -> { }));
+        }
+    }
+
     // --- the proxy's own commands ---
 
     /** Queues a command of the proxy's own; failures are logged, not reported to anyone. */
@@ -662,6 +691,7 @@ public final class Guest implements UpstreamLink.Listener {
             catalogue = CommandCatalogue.fromSchema(tree(schema).path("return"));
             internal("query-fdsets", null, fdsets -> {
                 tree(fdsets).path("return").forEach(set -> fdsetIds.reserve(set.path("fdset-id").asLong()));
+                removeOrphanedFdsets(tree(fdsets).path("return"));
                 state = State.READY;
                 LOG.info(config.name() + ": QMP negotiated with QEMU (" + catalogue.size()
                         + " commands); serving clients");
