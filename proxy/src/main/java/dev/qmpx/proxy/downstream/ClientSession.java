@@ -197,7 +197,7 @@ public final class ClientSession {
         }
         CommandClass commandClass = CommandCatalogue.classify(command.name());
         if (!role.allows(command.name())) {
-            guest.audit(this, new Outgoing(command.name(), commandClass, new byte[0], null), "denied", System.nanoTime());
+            guest.audit(this, command.name(), "denied", System.nanoTime());
             answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: the role '" + role.name()
                     + "' does not allow '" + command.name() + "'")));
             return;
@@ -233,7 +233,7 @@ public final class ClientSession {
                 FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds());
                 switch (prepared) {
                     case FdCommands.Answer answer -> {
-                        guest.audit(this, new Outgoing(command.name(), commandClass, new byte[0], null), "refused", System.nanoTime());
+                        guest.audit(this, command.name(), "refused", System.nanoTime());
                         answer(QmpWire.errorLine(command.rawId(), answer.error()));
                         return;
                     }
@@ -279,7 +279,7 @@ public final class ClientSession {
             String refused = opened.stream().map(BrokerCalls.Opened::failure).filter(f -> f != null).findFirst().orElse(null);
             if (refused != null) {
                 PathPreparation.discard(opened);
-                guest.audit(this, new Outgoing(command.name(), commandClass, new byte[0], null), "refused", System.nanoTime());
+                guest.audit(this, command.name(), "refused", System.nanoTime());
                 slot.onAbandoned(QmpError.generic(refused));
             } else {
                 queued.addAll(PathPreparation.outgoings(command.name(), commandClass, arguments, opened, fds,

@@ -1,14 +1,9 @@
 package dev.qmpx.proxy.downstream;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import dev.qmpx.qmp.json.JsonMessage;
 import dev.qmpx.qmp.json.QemuJson;
 import dev.qmpx.qmp.message.QmpWire;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.List;
 
 /**
@@ -21,7 +16,6 @@ final class ProxyCommands {
     static final String JOB_END = "__dev.qmpx_job-end";
     static final String SNAPSHOT = "__dev.qmpx_snapshot";
     private static final List<String> ALL = List.of(CLIENTS, JOB_BEGIN, JOB_END, SNAPSHOT);
-    private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private ProxyCommands() {
     }
@@ -31,16 +25,8 @@ final class ProxyCommands {
         if (reply.member("return") == null) {
             return QmpWire.replyLine(reply, proxyId, rawId);
         }
-        ArrayNode commands = (ArrayNode) tree(reply).path("return");
+        ArrayNode commands = (ArrayNode) reply.asTree().path("return");
         ALL.forEach(name -> commands.addObject().put("name", name));
         return QmpWire.returnLine(rawId, QemuJson.write(commands));
     };
-
-    private static JsonNode tree(JsonMessage reply) {
-        try {
-            return MAPPER.readTree(reply.text());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 }

@@ -182,7 +182,7 @@ public final class SnapshotOrchestration {
         }
         ObjectNode addFd = NODES.objectNode().put("fdset-id", fdset).put("opaque", fds.brokeredTag(target.file()));
         undo.push(() -> quietly("remove-fd", NODES.objectNode().put("fdset-id", fdset)));
-        callWithFd("add-fd", addFd, fd);
+        call("add-fd", addFd, fd);
         String temporary = "qmpx-tmp-" + target.overlayNode();
         call("blockdev-add", NODES.objectNode().put("driver", "file").put("node-name", temporary)
                 .put("filename", "/dev/fdset/" + fdset));
@@ -236,14 +236,12 @@ public final class SnapshotOrchestration {
     }
 
     private JsonNode call(String name, ObjectNode arguments) throws StepFailed {
-        return reply(name, join(guest.call(name, arguments, null), name));
+        return call(name, arguments, null);
     }
 
-    private void callWithFd(String name, ObjectNode arguments, FileDescriptor fd) throws StepFailed {
-        reply(name, join(guest.call(name, arguments, fd), name));
-    }
-
-    private static JsonNode reply(String name, JsonNode reply) throws StepFailed {
+    /** Sends a command (with an fd if not null) and returns its "return" value, or fails the step. */
+    private JsonNode call(String name, ObjectNode arguments, FileDescriptor fd) throws StepFailed {
+        JsonNode reply = join(guest.call(name, arguments, fd), name);
         if (reply.has("error")) {
             throw new StepFailed(name + ": " + reply.path("error").path("desc").asText());
         }

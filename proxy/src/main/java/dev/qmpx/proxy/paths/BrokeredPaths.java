@@ -1,15 +1,9 @@
 package dev.qmpx.proxy.paths;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qmpx.proxy.downstream.ReplyMapper;
 import dev.qmpx.qmp.json.JsonMessage;
-import dev.qmpx.qmp.message.ErrorClass;
-import dev.qmpx.qmp.message.QmpError;
 import dev.qmpx.qmp.message.QmpWire;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -19,8 +13,6 @@ import java.util.function.Consumer;
  * paths again, and when the command failed its fdsets are removed. Loop thread only.
  */
 public final class BrokeredPaths implements ReplyMapper {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
-
     private final Map<Long, String> paths = new LinkedHashMap<>();
     private final Consumer<Map<Long, String>> removeOnFailure;
 
@@ -39,16 +31,11 @@ public final class BrokeredPaths implements ReplyMapper {
             return QmpWire.replyLine(reply, proxyId, clientRawId);
         }
         removeOnFailure.accept(paths);
-        JsonNode error;
-        try {
-            error = MAPPER.readTree(reply.text()).path("error");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        String desc = error.path("desc").asText();
-        for (Map.Entry<Long, String> e : paths.entrySet()) {
-            desc = desc.replace("/dev/fdset/" + e.getKey(), e.getValue());
-        }
-        return QmpWire.errorLine(clientRawId, new QmpError(ErrorClass.valueOf(error.path("class").asText()), desc));
+        return QmpWire.errorLine(clientRawId, reply, desc -> {
+            for (Map.Entry<Long, String> e : paths.entrySet()) {
+                desc = desc.replace("/dev/fdset/" + e.getKey(), e.getValue());
+            }
+            return desc;
+        });
     }
 }

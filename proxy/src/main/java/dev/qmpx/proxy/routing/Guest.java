@@ -492,16 +492,23 @@ public final class Guest implements UpstreamLink.Listener {
         return String.format("%.1f s", millis / 1000.0);
     }
 
-    /** Records a command that changes state (or was refused) in the command audit. */
-    public void audit(ClientSession session, Outgoing outgoing, String result, long sinceNanos) {
-        if (session == null || outgoing.prelude()
-                || (outgoing.commandClass() == CommandClass.QUERY && !result.equals("denied") && !result.equals("refused"))) {
-            return;
+    /** Whether the audit records this command: a client's, not a query, not the proxy's own add-fd. */
+    private static boolean audited(ClientSession session, Outgoing outgoing) {
+        return session != null && !outgoing.prelude() && outgoing.commandClass() != CommandClass.QUERY;
+    }
+
+    private void audit(ClientSession session, Outgoing outgoing, String result, long sinceNanos) {
+        if (audited(session, outgoing)) {
+            audit(session, outgoing.name(), result, sinceNanos);
         }
+    }
+
+    /** Records a client's command in the command audit: one that changes state, or one refused. */
+    public void audit(ClientSession session, String command, String result, long sinceNanos) {
         Peer peer = session.transport().peer();
         try {
             config.audit().record(config.name(), new CommandAudit.Client(session.name(), peer.pid(), peer.uid(), peer.gid(),
-                    peer.listener()), outgoing.name(), result, (System.nanoTime() - sinceNanos) / 1000);
+                    peer.listener()), command, result, (System.nanoTime() - sinceNanos) / 1000);
         } catch (RuntimeException e) {
             // The audit failing must not take the guest's monitor connection down.
             LOG.severe(config.name() + ": cannot write the command audit: " + e.getMessage());
@@ -549,7 +556,7 @@ public final class Guest implements UpstreamLink.Listener {
                     new ReplyHandler() {
                         @Override
                         public void onReply(JsonMessage message, JsonMessage.Member proxyId) {
-                            reply.complete(tree(message));
+                            reply.complete(message.asTree());
                         }
 
                         @Override
@@ -688,10 +695,10 @@ public final class Guest implements UpstreamLink.Listener {
         }
         state = State.LEARNING;
         internal("query-qmp-schema", null, schema -> {
-            catalogue = CommandCatalogue.fromSchema(tree(schema).path("return"));
+            catalogue = CommandCatalogue.fromSchema(schema.asTree().path("return"));
             internal("query-fdsets", null, fdsets -> {
-                tree(fdsets).path("return").forEach(set -> fdsetIds.reserve(set.path("fdset-id").asLong()));
-                removeOrphanedFdsets(tree(fdsets).path("return"));
+                fdsets.asTree().path("return").forEach(set -> fdsetIds.reserve(set.path("fdset-id").asLong()));
+                removeOrphanedFdsets(fdsets.asTree().path("return"));
                 state = State.READY;
                 LOG.info(config.name() + ": QMP negotiated with QEMU (" + catalogue.size()
                         + " commands); serving clients");
@@ -713,7 +720,7 @@ public final class Guest implements UpstreamLink.Listener {
                 session.deliverEvent(line);
             }
             if (!eventWaiters.isEmpty()) {
-                JsonNode event = tree(message);
+                JsonNode event = message.asTree();
                 eventWaiters.removeIf(waiter -> waiter.getKey().test(event) && waiter.getValue().complete(event));
             }
             return;
@@ -738,10 +745,13 @@ public final class Guest implements UpstreamLink.Listener {
         }
         if (entry.timedOut) {
             LOG.info(config.name() + ": late reply to '" + entry.outgoing.name() + "' (timed out) dropped: " + text(message));
-            audit(entry.owner, entry.outgoing, "late-" + (message.member("error") != null ? errorClass(message) : "return"),
-                    entry.sentNanos);
+            if (audited(entry.owner, entry.outgoing)) {
+                audit(entry.owner, entry.outgoing, "late-" + result(message), entry.sentNanos);
+            }
         } else {
-            audit(entry.owner, entry.outgoing, message.member("error") != null ? errorClass(message) : "return", entry.sentNanos);
+            if (audited(entry.owner, entry.outgoing)) {
+                audit(entry.owner, entry.outgoing, result(message), entry.sentNanos);
+            }
             try {
                 entry.outgoing.handler().onReply(message, id);
             } catch (RuntimeException e) {
@@ -760,8 +770,9 @@ public final class Guest implements UpstreamLink.Listener {
         pump();
     }
 
-    private static String errorClass(JsonMessage reply) {
-        return tree(reply).path("error").path("class").asText();
+    /** The audit's result for a reply: "return" or QEMU's error class. */
+    private static String result(JsonMessage reply) {
+        return reply.member("error") != null ? reply.asTree().path("error").path("class").asText() : "return";
     }
 
     private static boolean isShutdownEvent(JsonMessage message) {
@@ -811,14 +822,6 @@ public final class Guest implements UpstreamLink.Listener {
             loop.schedule(100, this::connectUpstream);
         } else {
             exit.complete(3);
-        }
-    }
-
-    private static JsonNode tree(JsonMessage message) {
-        try {
-            return MAPPER.readTree(message.text());
-        } catch (IOException e) {
-            throw new IllegalStateException("QEMU's reply is not JSON", e);
         }
     }
 

@@ -44,10 +44,6 @@ public final class UpstreamLink implements EventLoop.Handler {
         this.listener = listener;
     }
 
-    public Path socket() {
-        return socket;
-    }
-
     /** Connects once; on failure returns the reason and leaves the link closed. */
     public String connect() {
         AFUNIXSocketChannel ch = null;

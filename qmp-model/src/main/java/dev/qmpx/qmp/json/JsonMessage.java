@@ -13,6 +13,7 @@ import java.util.List;
  *     object; empty otherwise
  */
 public record JsonMessage(byte[] text, JsonNode tree, List<Member> members) {
+    private static final com.fasterxml.jackson.databind.ObjectMapper MAPPER = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /**
      * A top-level member of an object.
@@ -23,6 +24,18 @@ public record JsonMessage(byte[] text, JsonNode tree, List<Member> members) {
      *     one neighbouring comma, leaving a valid object
      */
     public record Member(String name, int valueStart, int valueEnd, int cutStart, int cutEnd) {
+    }
+
+    /** The parsed value: the tree when it was built, else parsed from the text (QEMU's output is JSON). */
+    public JsonNode asTree() {
+        if (tree != null) {
+            return tree;
+        }
+        try {
+            return MAPPER.readTree(text);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("not a JSON value", e);
+        }
     }
 
     public boolean isObject() {

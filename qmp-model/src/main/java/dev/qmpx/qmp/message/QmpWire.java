@@ -30,6 +30,16 @@ public final class QmpWire {
         return out.toByteArray();
     }
 
+    /**
+     * QEMU's error reply as a line for the client, with its description rewritten into the client's
+     * terms (its own names, ids or paths).
+     */
+    public static byte[] errorLine(byte[] rawId, JsonMessage reply, java.util.function.UnaryOperator<String> desc) {
+        com.fasterxml.jackson.databind.JsonNode error = reply.asTree().path("error");
+        return errorLine(rawId, new QmpError(ErrorClass.valueOf(error.path("class").asText()),
+                desc.apply(error.path("desc").asText())));
+    }
+
     /** @param returnJson the value of "return", already in QEMU's format (e.g. {@code {}}) */
     public static byte[] returnLine(byte[] rawId, String returnJson) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(32);
