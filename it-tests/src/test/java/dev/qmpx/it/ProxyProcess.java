@@ -26,6 +26,14 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     static ProxyProcess start(Path log, List<String> args, List<String> wrapper) throws IOException {
+        return start(log, args, wrapper, java.util.Map.of());
+    }
+
+    /**
+     * @param env extra environment, e.g. QMPX_JAVA_OPTIONS with a fault-injection property
+     */
+    static ProxyProcess start(Path log, List<String> args, List<String> wrapper, java.util.Map<String, String> env)
+            throws IOException {
         List<String> command = new ArrayList<>();
         if (wrapper != null) {
             command.addAll(wrapper);
@@ -33,10 +41,16 @@ final class ProxyProcess implements AutoCloseable {
         command.add(HOME.resolve("bin/qmpx").toString());
         command.add("proxy");
         command.addAll(args);
-        Process process = new ProcessBuilder(command)
+        if (!args.contains("--state-dir")) {
+            // Each test's journals in its own directory, never the machine's default.
+            command.add("--state-dir");
+            command.add(log.resolveSibling("state").toString());
+        }
+        ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        builder.environment().putAll(env);
+        Process process = builder.start();
         ProxyProcess proxy = new ProxyProcess(process, log);
         long listeners = args.stream().filter(a -> a.equals("--listen") || a.equals("--listen-fd")).count();
         // The proxy logs this once a listener accepts; the socket file alone appears before listen().

@@ -71,7 +71,7 @@ class SandboxedQemuIT {
                     assertTrue(notImage.startsWith("{\"id\": \"bad\", \"error\": "), notImage);
                     assertTrue(!notImage.contains("/dev/fdset/"), notImage);
                     Await.until("only the two nodes' fdsets left", TIMEOUT, () -> count(query(directClient), "\"fdset-id\"") == 2);
-                    assertTrue(query(directClient).contains("\"opaque\": \"qmpx1:s"), "fdsets are tagged with their owner");
+                    assertTrue(query(directClient).contains("\"opaque\": \"qmpx1:guest:-1:" + disk + "\""), "a node's fdset is tagged as the guest's, with its real path");
                     // Without the broker, commands naming files are refused; queries go on.
                     broker.close();
                     String unreachable = client.execute(String.format(add, "w", disk, "", "no-broker"), TIMEOUT);

@@ -54,6 +54,10 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                                        QEMU that may open no image itself still takes disks.
                                        Without a reachable broker such commands are refused.
               --broker-timeout SECONDS How long one broker request may take (default 30).
+              --state-dir DIR          Where snapshot journals are kept, so that a proxy killed
+                                       during a snapshot finishes or undoes it when it starts
+                                       again (default $XDG_RUNTIME_DIR/qmpx, else /run/qmpx for
+                                       root, else $TMPDIR/qmpx-USER). Created with mode 700.
               --policy FILE            Roles for clients by listener, uid or gid (JSON; see the
                                        README). Without it every client is admin.
               --audit FILE             One JSON line per state-changing or refused command
@@ -97,6 +101,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         Path auditFile = null;
         Path broker = null;
         long brokerTimeout = 30_000;
+        Path stateDir = GuestConfig.defaultStateDir();
         List<Path> paths = new ArrayList<>();
         List<Integer> fds = new ArrayList<>();
         while (a.hasNext()) {
@@ -124,6 +129,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                 case "--audit" -> auditFile = Path.of(a.value(option));
                 case "--broker" -> broker = Path.of(a.value(option)).toAbsolutePath();
                 case "--broker-timeout" -> brokerTimeout = a.secondsAsMillis(option);
+                case "--state-dir" -> stateDir = Path.of(a.value(option)).toAbsolutePath();
                 case "--job-wait" -> jobWait = a.secondsAsMillis(option);
                 case "--job-idle" -> jobIdle = a.secondsAsMillis(option);
                 case "--query-timeout" -> queryTimeout = a.secondsAsMillis(option);
@@ -156,7 +162,7 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         GuestConfig guest = new GuestConfig(name, qemu, reconnect, maxInFlight,
                 new JsonLimits(maxMessage, maxNesting), outputLimit, queueLimit,
                 new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle), policy, audit,
-                broker, brokerTimeout);
+                broker, brokerTimeout, stateDir);
         return new ProxyOptions(guest, paths, fds, socketMode, verbose);
     }
 }

@@ -21,6 +21,8 @@ import dev.qmpx.proxy.paths.BrokerCalls;
 import dev.qmpx.proxy.paths.BrokeredPaths;
 import dev.qmpx.proxy.paths.FileReference;
 import dev.qmpx.proxy.paths.FileReferences;
+import dev.qmpx.proxy.paths.HostPaths;
+import dev.qmpx.proxy.paths.TargetFdsets;
 import dev.qmpx.proxy.paths.PathPreparation;
 import dev.qmpx.proxy.orchestration.SnapshotRequest;
 
@@ -179,6 +181,13 @@ public final class ClientSession {
     }
 
     private void handle(ClientCommand command) {
+        handle(command, false);
+    }
+
+    /**
+     * @param targetChecked the command's target fdsets were found unused (see {@link #checkTargets})
+     */
+    private void handle(ClientCommand command, boolean targetChecked) {
         if (command.name().equals("qmp_capabilities")) {
             negotiate(command);
             return;
@@ -214,22 +223,25 @@ public final class ClientSession {
                         ? Outgoing.Kind.JOB_BEGIN : Outgoing.Kind.JOB_END, null, slot));
             }
             case ProxyCommands.SNAPSHOT -> {
-                String invalid = SnapshotRequest.problem(command.arguments(), guest.brokerCalls() != null);
-                if (invalid != null) {
-                    answer(QmpWire.errorLine(command.rawId(), QmpError.generic(invalid)));
-                    return;
-                }
-                slot = new ReplySlot(this, command.rawId(), null);
-                queued.add(Outgoing.local(command.name(), Outgoing.Kind.SNAPSHOT, command.arguments(), slot));
-                // The client's later input waits until the snapshot is done, as after any command.
-                preparing = true;
-                transport.setReading(false);
+                snapshot(command);
+                return;
             }
             case "query-commands" -> {
                 slot = new ReplySlot(this, command.rawId(), ProxyCommands.WITH_OWN_COMMANDS);
                 queued.add(new Outgoing(command.name(), commandClass, UpstreamEncoding.prefix(command), slot));
             }
             default -> {
+                if (guest.brokerCalls() != null && SnapshotRequest.orchestrated(command.name(), command.arguments())) {
+                    snapshot(command);
+                    return;
+                }
+                if (!targetChecked) {
+                    List<Long> targets = TargetFdsets.find(command.name(), command.arguments(), fds);
+                    if (!targets.isEmpty()) {
+                        checkTargets(command, targets);
+                        return;
+                    }
+                }
                 FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds());
                 switch (prepared) {
                     case FdCommands.Answer answer -> {
@@ -243,13 +255,20 @@ public final class ClientSession {
                     }
                     case null -> {
                         ObjectNode arguments = command.arguments().deepCopy();
-                        List<FileReference> files = guest.brokerCalls() == null ? List.of()
-                                : FileReferences.find(command.name(), arguments);
+                        List<FileReference> files;
+                        try {
+                            files = guest.brokerCalls() == null ? List.of() : FileReferences.find(command.name(), arguments);
+                        } catch (FileReferences.Unsupported e) {
+                            guest.audit(this, command.name(), "refused", System.nanoTime());
+                            answer(QmpWire.errorLine(command.rawId(), QmpError.generic(e.getMessage())));
+                            return;
+                        }
                         if (!files.isEmpty()) {
                             prepareFiles(command, commandClass, arguments, files);
                             return;
                         }
-                        slot = new ReplySlot(this, command.rawId(), null);
+                        slot = new ReplySlot(this, command.rawId(),
+                                HostPaths.QUERIES.contains(command.name()) ? new HostPaths(guest.brokeredFdsets(), fds) : null);
                         queued.add(new Outgoing(command.name(), commandClass, UpstreamEncoding.prefix(command), slot));
                     }
                 }
@@ -266,25 +285,73 @@ public final class ClientSession {
      */
     private void prepareFiles(ClientCommand command, CommandClass commandClass, ObjectNode arguments,
                               List<FileReference> files) {
-        BrokeredPaths mapper = new BrokeredPaths(sets -> guest.removeBrokeredFdsets(fds, List.copyOf(sets.keySet())));
+        BrokeredPaths mapper = new BrokeredPaths(guest.brokeredFdsets(), guest::removeBrokeredFdsets,
+                created -> guest.brokerCalls().unlink(created, guest.config().name()));
         ReplySlot slot = new ReplySlot(this, command.rawId(), mapper);
         replies.add(slot);
         preparing = true;
         transport.setReading(false);
         guest.brokerCalls().open(files, opened -> guest.loop().execute(() -> {
             if (closed) {
-                PathPreparation.discard(opened);
+                PathPreparation.discard(opened, guest.brokerCalls(), guest.config().name());
                 return;
             }
             String refused = opened.stream().map(BrokerCalls.Opened::failure).filter(f -> f != null).findFirst().orElse(null);
             if (refused != null) {
-                PathPreparation.discard(opened);
+                PathPreparation.discard(opened, guest.brokerCalls(), guest.config().name());
                 guest.audit(this, command.name(), "refused", System.nanoTime());
                 slot.onAbandoned(QmpError.generic(refused));
             } else {
-                queued.addAll(PathPreparation.outgoings(command.name(), commandClass, arguments, opened, fds,
-                        guest.fdsetIds(), mapper, slot));
+                queued.addAll(PathPreparation.outgoings(command.name(), commandClass, arguments, opened,
+                        guest.brokeredFdsets(), guest.fdsetIds(), this, mapper, slot));
                 guest.submit(this);
+            }
+            resume();
+        }));
+    }
+
+    /**
+     * A snapshot the proxy orchestrates (__dev.qmpx_snapshot, or blockdev-snapshot-sync and
+     * transaction naming overlay files for a QEMU that opens none itself): it runs in the client's
+     * turn, under the job; the client's later input waits until it is done, as after any command.
+     */
+    private void snapshot(ClientCommand command) {
+        String invalid = SnapshotRequest.problem(command.name(), command.arguments(), guest.brokerCalls() != null);
+        if (invalid != null) {
+            guest.audit(this, command.name(), "refused", System.nanoTime());
+            answer(QmpWire.errorLine(command.rawId(), QmpError.generic(invalid)));
+            return;
+        }
+        ReplySlot slot = new ReplySlot(this, command.rawId(), null);
+        replies.add(slot);
+        queued.add(Outgoing.local(command.name(), Outgoing.Kind.SNAPSHOT, command.arguments(), slot));
+        preparing = true;
+        transport.setReading(false);
+        guest.submit(this);
+    }
+
+    /**
+     * A snapshot, mirror, backup or create onto one of the client's own fdsets that a block node
+     * already uses would reformat an image in use: QEMU's image locking does not see it through a
+     * shared fd (qemu-facts §0.6). The graph is asked first; the client's later input waits.
+     */
+    private void checkTargets(ClientCommand command, List<Long> upstreamTargets) {
+        preparing = true;
+        transport.setReading(false);
+        guest.call("query-named-block-nodes", null, null).whenComplete((reply, failure) -> guest.loop().execute(() -> {
+            if (closed) {
+                return;
+            }
+            Long inUse = failure != null ? null : TargetFdsets.firstInUse(upstreamTargets, reply.path("return"));
+            if (failure != null) {
+                answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: cannot check the target against the "
+                        + "block graph: " + failure.getMessage())));
+            } else if (inUse != null) {
+                guest.audit(this, command.name(), "refused", System.nanoTime());
+                answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: the target /dev/fdset/"
+                        + fds.clientFdset(inUse) + " is an image a block node uses; writing a new image there would destroy it")));
+            } else {
+                handle(command, true);
             }
             resume();
         }));

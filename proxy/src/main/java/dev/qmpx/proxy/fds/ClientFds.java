@@ -23,8 +23,6 @@ public final class ClientFds {
     private final Set<String> names = new LinkedHashSet<>();
     /** This client's fdset ids and the upstream ids behind them. */
     private final TreeMap<Long, Long> fdsets = new TreeMap<>();
-    /** Upstream fdsets the proxy made for this client's commands from broker fds. */
-    private final Set<Long> brokered = new LinkedHashSet<>();
 
     /**
      * @param serial the session's number in this proxy process
@@ -62,11 +60,11 @@ public final class ClientFds {
         names.remove(name);
     }
 
-    Long upstreamFdset(long clientId) {
+    public Long upstreamFdset(long clientId) {
         return fdsets.get(clientId);
     }
 
-    Long clientFdset(long upstreamId) {
+    public Long clientFdset(long upstreamId) {
         for (Map.Entry<Long, Long> e : fdsets.entrySet()) {
             if (e.getValue() == upstreamId) {
                 return e.getKey();
@@ -104,26 +102,8 @@ public final class ClientFds {
         return names;
     }
 
-    /** Every upstream fdset this client owns: its own and those made from broker fds for it. */
+    /** Every upstream fdset this client owns. */
     public java.util.Collection<Long> upstreamFdsets() {
-        Set<Long> all = new LinkedHashSet<>(fdsets.values());
-        all.addAll(brokered);
-        return all;
-    }
-
-    /** A fresh upstream fdset for a file the broker opened for this client's command. */
-    public long brokeredFdset(FdsetIds ids) {
-        long id = ids.allocate();
-        brokered.add(id);
-        return id;
-    }
-
-    public void brokeredFdsetRemoved(long id) {
-        brokered.remove(id);
-    }
-
-    /** The opaque tag of a brokered fd: no client fdset (-1), and the file's real path. */
-    public String brokeredTag(String path) {
-        return OpaqueTag.format(owner, -1, path);
+        return fdsets.values();
     }
 }

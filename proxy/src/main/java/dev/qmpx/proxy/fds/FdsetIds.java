@@ -13,7 +13,7 @@ public final class FdsetIds {
         next = Math.max(next, existing + 1);
     }
 
-    long allocate() {
+    public long allocate() {
         return next++;
     }
 }

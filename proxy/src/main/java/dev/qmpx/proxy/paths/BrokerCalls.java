@@ -17,6 +17,7 @@ import java.util.function.Consumer;
  * broker restarts. Thread-safe.
  */
 public final class BrokerCalls {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(BrokerCalls.class.getName());
     private final Path hookSocket;
     private final java.time.Duration timeout;
     private final ExecutorService workers;
@@ -41,6 +42,23 @@ public final class BrokerCalls {
     }
 
     /**
+     * Deletes files the broker created for a command that then failed (QEMU refused it), so a
+     * refused command leaves no file behind. Logged, on a worker thread.
+     */
+    public void unlink(List<String> files, String guest) {
+        workers.execute(() -> {
+            try (OpenHookClient broker = OpenHookClient.connect(hookSocket, timeout)) {
+                for (String file : files) {
+                    broker.unlink(file);
+                    LOG.info(guest + ": deleted " + file + ", created for a command QEMU refused");
+                }
+            } catch (IOException e) {
+                LOG.warning(guest + ": could not delete " + files + ", created for a command QEMU refused: " + e.getMessage());
+            }
+        });
+    }
+
+    /**
      * Opens every reference (read-write unless read-only), then hands all outcomes to done, on a
      * worker thread; the caller moves back to its loop.
      */
@@ -50,7 +68,8 @@ public final class BrokerCalls {
             try (OpenHookClient broker = OpenHookClient.connect(hookSocket, timeout)) {
                 for (FileReference reference : references) {
                     try {
-                        outcomes.add(new Opened(reference, broker.open(reference.path(), !reference.readOnly(), false), null));
+                        outcomes.add(new Opened(reference, broker.open(reference.path(),
+                                reference.access() != FileReference.Access.READ, reference.access() == FileReference.Access.CREATE), null));
                     } catch (OpenHookClient.Denied denied) {
                         outcomes.add(new Opened(reference, null, "qmpx broker refused " + reference.path() + ": "
                                 + denied.getMessage()));

@@ -2,7 +2,6 @@ package dev.qmpx.proxy.paths;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdsetIds;
 import dev.qmpx.proxy.fds.PendingFds;
 import dev.qmpx.proxy.routing.Outgoing;
@@ -33,14 +32,14 @@ public final class PathPreparation {
      * @return the commands to queue, in order; the last is the client's own
      */
     public static List<Outgoing> outgoings(String command, CommandClass commandClass, ObjectNode arguments,
-                                           List<BrokerCalls.Opened> opened, ClientFds fds, FdsetIds ids,
-                                           BrokeredPaths mapper, ReplyHandler clientReply) {
+                                           List<BrokerCalls.Opened> opened, BrokeredFdsets registry, FdsetIds ids,
+                                           Object user, BrokeredPaths mapper, ReplyHandler clientReply) {
         List<Outgoing> out = new ArrayList<>();
         for (BrokerCalls.Opened file : opened) {
-            long fdset = fds.brokeredFdset(ids);
-            mapper.add(fdset, file.reference().path());
+            long fdset = registry.allocate(ids, file.reference().path(), user);
+            mapper.add(fdset, file.reference());
             ObjectNode addFd = JsonNodeFactory.instance.objectNode().put("fdset-id", fdset)
-                    .put("opaque", fds.brokeredTag(file.reference().path()));
+                    .put("opaque", BrokeredFdsets.tag(file.reference().path()));
             out.add(Outgoing.prelude("add-fd", UpstreamEncoding.prefix("add-fd", addFd), file.fd(), new ReplyHandler() {
                         @Override
                         public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
@@ -61,8 +60,13 @@ public final class PathPreparation {
         return out;
     }
 
-    /** Closes what the broker handed out when the command will not go ahead. */
-    public static void discard(List<BrokerCalls.Opened> opened) {
+    /** Closes what the broker handed out, and deletes what it created, when the command will not go ahead. */
+    public static void discard(List<BrokerCalls.Opened> opened, BrokerCalls broker, String guest) {
         opened.forEach(file -> PendingFds.close(file.fd()));
+        List<String> created = opened.stream().filter(file -> file.fd() != null
+                && file.reference().access() == FileReference.Access.CREATE).map(file -> file.reference().path()).toList();
+        if (!created.isEmpty()) {
+            broker.unlink(created, guest);
+        }
     }
 }

@@ -11,7 +11,10 @@ import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdsetIds;
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.paths.BrokerCalls;
+import dev.qmpx.proxy.paths.BrokeredFdsets;
+import dev.qmpx.proxy.orchestration.SnapshotJournal;
 import dev.qmpx.proxy.orchestration.SnapshotOrchestration;
+import dev.qmpx.proxy.orchestration.SnapshotUndo;
 import dev.qmpx.proxy.policy.CommandAudit;
 import dev.qmpx.proxy.upstream.UpstreamLink;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
@@ -55,6 +58,15 @@ public final class Guest implements UpstreamLink.Listener {
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final int ID_SPACE = 256;
     private static final long GREETING_WARN_MILLIS = 5_000;
+    private static final long COLLECT_DELAY_MILLIS = 50;
+    /** Client commands after which a node may have let go of a brokered fdset. */
+    private static final Set<String> NODE_RELEASING_COMMANDS = Set.of("blockdev-del", "transaction",
+            "blockdev-snapshot", "blockdev-snapshot-sync", "blockdev-change-medium", "blockdev-remove-medium", "eject",
+            "x-blockdev-change", "blockdev-reopen", "job-dismiss", "job-finalize", "block-job-dismiss", "block-job-finalize",
+            "block-job-complete", "job-complete", "block-job-cancel", "job-cancel");
+    /** Events after which a node may have let go of a brokered fdset. */
+    private static final Set<String> NODE_RELEASING_EVENTS = Set.of("BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED",
+            "DEVICE_DELETED", "DEVICE_TRAY_MOVED");
 
     /** LEARNING: negotiated, asking QEMU what it offers before greeting clients. */
     private enum State { CONNECTING, AWAITING_GREETING, NEGOTIATING, LEARNING, READY, GONE }
@@ -104,12 +116,15 @@ public final class Guest implements UpstreamLink.Listener {
     /** Sessions whose next command waits for the job, in arrival order, with their wait timers. */
     private final LinkedHashMap<ClientSession, EventLoop.Timer> jobWaiters = new LinkedHashMap<>();
     private final FdsetIds fdsetIds = new FdsetIds();
+    private final BrokeredFdsets brokeredFdsets = new BrokeredFdsets();
+    private final SnapshotJournal snapshotJournal;
+    private boolean collectScheduled;
     private final BrokerCalls brokerCalls;
     private State state = State.CONNECTING;
     private byte[] greetingLine;
     private String negotiationId;
     private CommandCatalogue catalogue = CommandCatalogue.empty();
-    private long qemuPid = -1;
+    private volatile long qemuPid = -1;
     private int nextId;
     private boolean fdCommandInFlight;
     private boolean sawShutdown;
@@ -124,6 +139,7 @@ public final class Guest implements UpstreamLink.Listener {
         this.config = config;
         this.loop = loop;
         this.upstream = new UpstreamLink(loop, config.qemuSocket(), this);
+        this.snapshotJournal = new SnapshotJournal(config.stateDir(), config.name());
         this.brokerCalls = config.broker() == null ? null : new BrokerCalls(config.broker(),
                 java.time.Duration.ofMillis(config.brokerTimeoutMillis()), config.name());
     }
@@ -133,12 +149,54 @@ public final class Guest implements UpstreamLink.Listener {
         return brokerCalls;
     }
 
-    /** Removes fdsets made from broker fds for a command QEMU refused. */
-    public void removeBrokeredFdsets(ClientFds fds, java.util.Collection<Long> upstreamIds) {
+    /** The guest's fdsets made from broker fds. Loop thread. */
+    public BrokeredFdsets brokeredFdsets() {
+        return brokeredFdsets;
+    }
+
+    /** Removes fdsets made from broker fds for a command QEMU refused, or that no node uses. Loop thread. */
+    public void removeBrokeredFdsets(java.util.Collection<Long> upstreamIds) {
         for (long id : upstreamIds) {
-            fds.brokeredFdsetRemoved(id);
-            internal("remove-fd", JsonNodeFactory.instance.objectNode().put("fdset-id", id), r -> { });
+            brokeredFdsets.removed(id);
+            if (state == State.READY || state == State.LEARNING) {
+                internal("remove-fd", JsonNodeFactory.instance.objectNode().put("fdset-id", id), r -> { });
+            }
         }
+    }
+
+    /**
+     * Soon, removes the brokered fdsets no node uses any more: after a node went away (blockdev-del,
+     * a finished block job, a changed medium, a client that left with commands unsent). Several
+     * triggers close together make one pass.
+     */
+    private void collectUnusedFdsetsSoon() {
+        if (collectScheduled || brokeredFdsets.isEmpty()) {
+            return;
+        }
+        collectScheduled = true;
+        loop.schedule(COLLECT_DELAY_MILLIS, () -> {
+            collectScheduled = false;
+            if (state != State.READY) {
+                return;
+            }
+            internal("query-fdsets", null, sets -> internal("query-named-block-nodes", null, nodes -> {
+                List<Long> unused = brokeredFdsets.unused(sets.asTree().path("return"), nodes.asTree().path("return"));
+                if (!unused.isEmpty()) {
+                    LOG.info(config.name() + ": removing " + unused.size() + " brokered fdset(s) no block node uses: " + unused);
+                    removeBrokeredFdsets(unused);
+                }
+            }));
+        });
+    }
+
+    /** The write-ahead record of this guest's snapshot in progress. Any thread (it locks itself). */
+    public SnapshotJournal snapshotJournal() {
+        return snapshotJournal;
+    }
+
+    /** The pid of the QEMU behind the monitor connection, as of the last connect. Any thread. */
+    public long qemuPid() {
+        return qemuPid;
     }
 
     public GuestConfig config() {
@@ -216,6 +274,8 @@ public final class Guest implements UpstreamLink.Listener {
             }
         }
         LOG.info(config.name() + ": " + session.name() + " disconnected (" + reason + "; " + session.transport().peer() + ")");
+        brokeredFdsets.userGone(session);
+        collectUnusedFdsetsSoon();
         pump();
     }
 
@@ -410,7 +470,7 @@ public final class Guest implements UpstreamLink.Listener {
             held.orchestrating = true;
             held.command = request.name();
             LOG.info(config.name() + ": " + from.name() + " started a snapshot");
-            SnapshotOrchestration.start(this, from.fds(), request.arguments(), outcome -> loop.execute(() -> {
+            SnapshotOrchestration.start(this, request.name(), request.arguments(), outcome -> loop.execute(() -> {
                 held.orchestrating = false;
                 if (!wasExplicit && job == held) {
                     held.explicit = false;
@@ -546,7 +606,7 @@ public final class Guest implements UpstreamLink.Listener {
     public CompletableFuture<JsonNode> call(String name, ObjectNode arguments, java.io.FileDescriptor fd) {
         CompletableFuture<JsonNode> reply = new CompletableFuture<>();
         loop.execute(() -> {
-            if (state != State.READY) {
+            if (state != State.READY && state != State.LEARNING) {
                 dev.qmpx.proxy.fds.PendingFds.close(fd);
                 reply.completeExceptionally(new IOException("not connected to QEMU"));
                 return;
@@ -576,11 +636,22 @@ public final class Guest implements UpstreamLink.Listener {
         return event;
     }
 
-    /** A fresh upstream fdset for a file the broker opened for this client. Any thread. */
-    public CompletableFuture<Long> allocateFdset(ClientFds fds) {
+    /**
+     * A fresh upstream fdset for a file the broker opened for an orchestration, pending until the
+     * orchestration calls {@link #settleFdsets}. Any thread.
+     */
+    public CompletableFuture<Long> allocateFdset(String path, Object user) {
         CompletableFuture<Long> id = new CompletableFuture<>();
-        loop.execute(() -> id.complete(fds.brokeredFdset(fdsetIds)));
+        loop.execute(() -> id.complete(brokeredFdsets.allocate(fdsetIds, path, user)));
         return id;
+    }
+
+    /** The orchestration is over: its sets are the guest's, or gone. Any thread. */
+    public void settleFdsets(Object user) {
+        loop.execute(() -> {
+            brokeredFdsets.userGone(user);
+            collectUnusedFdsetsSoon();
+        });
     }
 
     /**
@@ -595,10 +666,10 @@ public final class Guest implements UpstreamLink.Listener {
         for (JsonNode set : sets) {
             for (JsonNode fd : set.path("fds")) {
                 var tag = dev.qmpx.proxy.fds.OpaqueTag.parse(fd.path("opaque").textValue());
-                if (tag == null) {
+                if (tag == null || tag.guestOwned()) {
                     continue;
                 }
-                long pid = Long.parseLong(tag.owner().substring(tag.owner().indexOf('@') + 1));
+                long pid = tag.proxyPid();
                 if (pid == ownPid || ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true)) {
                     orphans.add(set.path("fdset-id").asLong());
                     break;
@@ -699,15 +770,27 @@ public final class Guest implements UpstreamLink.Listener {
             internal("query-fdsets", null, fdsets -> {
                 fdsets.asTree().path("return").forEach(set -> fdsetIds.reserve(set.path("fdset-id").asLong()));
                 removeOrphanedFdsets(fdsets.asTree().path("return"));
-                state = State.READY;
-                LOG.info(config.name() + ": QMP negotiated with QEMU (" + catalogue.size()
-                        + " commands); serving clients");
-                for (ClientSession session : List.copyOf(sessions)) {
-                    session.greet(greetingLine);
+                brokeredFdsets.learn(fdsets.asTree().path("return"));
+                if (brokerCalls == null) {
+                    becomeReady();
+                } else {
+                    SnapshotUndo.recover(this, () -> loop.execute(this::becomeReady));
                 }
-                pump();
             });
         });
+    }
+
+    private void becomeReady() {
+        if (state != State.LEARNING) {
+            return; // the connection went away during recovery
+        }
+        state = State.READY;
+        collectUnusedFdsetsSoon();
+        LOG.info(config.name() + ": QMP negotiated with QEMU (" + catalogue.size() + " commands); serving clients");
+        for (ClientSession session : List.copyOf(sessions)) {
+            session.greet(greetingLine);
+        }
+        pump();
     }
 
     private void route(JsonMessage message) {
@@ -718,6 +801,9 @@ public final class Guest implements UpstreamLink.Listener {
             }
             for (ClientSession session : List.copyOf(sessions)) {
                 session.deliverEvent(line);
+            }
+            if (NODE_RELEASING_EVENTS.contains(eventName(message))) {
+                collectUnusedFdsetsSoon();
             }
             if (!eventWaiters.isEmpty()) {
                 JsonNode event = message.asTree();
@@ -761,6 +847,9 @@ public final class Guest implements UpstreamLink.Listener {
                 entry.outgoing.handler().onAbandoned(QmpError.generic("qmpx: internal error handling QEMU's reply: " + e));
             }
         }
+        if (entry.owner != null && NODE_RELEASING_COMMANDS.contains(entry.outgoing.name())) {
+            collectUnusedFdsetsSoon();
+        }
         if (entry.underJob && job != null) {
             job.commandsInFlight--;
             if (job.commandsInFlight == 0 && !job.explicit) {
@@ -776,8 +865,12 @@ public final class Guest implements UpstreamLink.Listener {
     }
 
     private static boolean isShutdownEvent(JsonMessage message) {
-        JsonMessage.Member event = message.member("event");
-        return new String(message.valueBytes(event), StandardCharsets.UTF_8).equals("\"SHUTDOWN\"");
+        return eventName(message).equals("SHUTDOWN");
+    }
+
+    private static String eventName(JsonMessage message) {
+        String quoted = new String(message.valueBytes(message.member("event")), StandardCharsets.UTF_8);
+        return quoted.length() >= 2 ? quoted.substring(1, quoted.length() - 1) : quoted;
     }
 
     @Override

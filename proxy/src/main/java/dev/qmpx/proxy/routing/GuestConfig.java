@@ -21,10 +21,11 @@ import java.nio.file.Path;
  * @param broker the guest's open-hook socket: files named in commands are opened by the broker and
  *     passed to QEMU as fds; null to let QEMU open them itself
  * @param brokerTimeoutMillis how long one broker request may take
+ * @param stateDir where the proxy keeps what must survive its own crash (snapshot journals)
  */
 public record GuestConfig(String name, Path qemuSocket, boolean reconnect, int maxInFlight,
                           JsonLimits clientLimits, long clientOutputLimit, int clientQueueLimit,
-                          Timeouts timeouts, Policy policy, CommandAudit audit, Path broker, long brokerTimeoutMillis) {
+                          Timeouts timeouts, Policy policy, CommandAudit audit, Path broker, long brokerTimeoutMillis, Path stateDir) {
     public static final int DEFAULT_MAX_IN_FLIGHT = 8;
     public static final long DEFAULT_CLIENT_OUTPUT_LIMIT = 8L << 20;
     public static final int DEFAULT_CLIENT_QUEUE_LIMIT = 64;
@@ -46,6 +47,19 @@ public record GuestConfig(String name, Path qemuSocket, boolean reconnect, int m
                 case JOB -> jobMillis;
             };
         }
+    }
+
+    /**
+     * The default state directory: the user's runtime directory (journals matter as long as the
+     * QEMU processes they describe, which do not survive a reboot either).
+     */
+    public static Path defaultStateDir() {
+        String runtime = System.getenv("XDG_RUNTIME_DIR");
+        if (runtime != null && !runtime.isEmpty()) {
+            return Path.of(runtime, "qmpx");
+        }
+        return Path.of("root".equals(System.getProperty("user.name")) ? "/run/qmpx"
+                : System.getProperty("java.io.tmpdir") + "/qmpx-" + System.getProperty("user.name"));
     }
 
     public GuestConfig {

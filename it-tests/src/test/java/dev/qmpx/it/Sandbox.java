@@ -1,0 +1,107 @@
+package dev.qmpx.it;
+
+import dev.qmpx.client.QmpClient;
+import dev.qmpx.proxy.demo.QemuProcess;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** A sandboxed QEMU with two qcow2 disks added through the proxy. */
+final class Sandbox implements AutoCloseable {
+    static final Duration TIMEOUT = GuestFixture.TIMEOUT;
+
+    final WorkDir dir;
+    final BrokerProcess broker;
+    final QemuProcess qemu;
+    final Path listen;
+    final QmpClient direct;
+    final Path images;
+    final Path overlays;
+    /** The current proxy and a client of it: tests that kill the proxy start another. */
+    ProxyProcess proxy;
+    QmpClient client;
+    private int proxies;
+
+    Sandbox() throws Exception {
+        dir = new WorkDir();
+        Files.setPosixFilePermissions(dir.path, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path qemuDir = Files.createDirectories(dir.resolve("q"));
+        Files.setAttribute(qemuDir, "unix:uid", 65534);
+        images = Files.createDirectories(dir.resolve("img"));
+        Files.setPosixFilePermissions(images, PosixFilePermissions.fromString("rwx------"));
+        overlays = Files.createDirectories(images.resolve("overlays"));
+        broker = BrokerProcess.start(dir.path);
+        broker.admin("register", "guest", "vm1");
+        Path directSocket = qemuDir.resolve("direct.sock");
+        qemu = QemuProcess.start(qemuDir, List.of("-qmp", "unix:" + directSocket + ",server=on,wait=off"),
+                List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
+        for (String disk : List.of("disk0", "disk1")) {
+            Path image = images.resolve(disk + ".qcow2");
+            assertEquals(0, new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "16M")
+                    .inheritIO().start().waitFor());
+            Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-------"));
+            broker.allow("vm1", image, "rw", false, false, false);
+        }
+        broker.allow("vm1", overlays, "rw", true, true, false);
+        listen = dir.resolve("p.sock");
+        startProxy(Map.of());
+        direct = QmpClient.negotiated(directSocket, TIMEOUT);
+        for (String disk : List.of("disk0", "disk1")) {
+            assertEquals("{\"return\": {}}", client.execute("{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": "
+                    + "\"qcow2\", \"node-name\": \"" + disk + "\", \"file\": {\"driver\": \"file\", \"filename\": \""
+                    + images.resolve(disk + ".qcow2") + "\"}}}", TIMEOUT));
+        }
+    }
+
+    /**
+     * Starts a proxy (the earlier one must be gone) with a log of its own and connects the client.
+     *
+     * @param env extra environment, e.g. QMPX_JAVA_OPTIONS with a fault-injection property
+     */
+    void startProxy(Map<String, String> env) throws Exception {
+        proxies++;
+        proxy = ProxyProcess.start(dir.resolve("proxy" + (proxies == 1 ? "" : "-" + proxies) + ".log"), List.of("--qemu",
+                qemu.socket().toString(), "--listen", listen.toString(), "--broker", broker.hook("vm1").toString(),
+                "--state-dir", dir.resolve("state").toString()), null, env);
+        client = QmpClient.negotiated(listen, TIMEOUT);
+    }
+
+    String execute(String command) throws Exception {
+        return client.execute(command, Duration.ofSeconds(60));
+    }
+
+    String snapshot(String... nodeFilePairs) throws Exception {
+        StringBuilder targets = new StringBuilder();
+        for (int i = 0; i < nodeFilePairs.length; i += 2) {
+            targets.append(i == 0 ? "" : ", ").append("{\"node\": \"").append(nodeFilePairs[i])
+                    .append("\", \"file\": \"").append(nodeFilePairs[i + 1]).append("\"}");
+        }
+        return client.execute("{\"execute\": \"__dev.qmpx_snapshot\", \"arguments\": {\"targets\": [" + targets + "]}}",
+                Duration.ofSeconds(60));
+    }
+
+    String graph() throws Exception {
+        return direct.execute("{\"execute\": \"query-named-block-nodes\"}", TIMEOUT);
+    }
+
+    String fdsets() throws Exception {
+        return direct.execute("{\"execute\": \"query-fdsets\"}", TIMEOUT);
+    }
+
+    @Override
+    public void close() throws Exception {
+        client.close();
+        direct.close();
+        proxy.close();
+        qemu.close();
+        broker.close();
+        dir.close();
+    }
+}
+

@@ -1,0 +1,178 @@
+package dev.qmpx.proxy.orchestration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.qmpx.broker.client.OpenHookClient;
+import dev.qmpx.proxy.fds.OpaqueTag;
+import dev.qmpx.proxy.routing.Guest;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.logging.Logger;
+
+/**
+ * Undoes the journaled steps of a snapshot, newest first: nodes it added are deleted, fdsets it
+ * made removed, files it created deleted through the broker. Used after a failed step, and on the
+ * start of a proxy that was killed during a snapshot ({@link #recover}). Files whose deletion the
+ * broker cannot do yet (it is down) are retried in the background; the journal stays until then,
+ * and new snapshots of the guest are refused meanwhile.
+ */
+public final class SnapshotUndo {
+    private static final Logger LOG = Logger.getLogger(SnapshotUndo.class.getName());
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    private static final long RETRY_MAX_MILLIS = 30_000;
+
+    private SnapshotUndo() {
+    }
+
+    /**
+     * @param sameQemu the QEMU that took the steps is the one connected now; otherwise only files
+     *     are undone (a new QEMU process has none of the nodes and fdsets)
+     * @param fdsets query-fdsets of now, to remove only sets that still carry this snapshot's tag;
+     *     null when the steps were just taken by this process
+     */
+    static void undo(List<JsonNode> steps, Guest guest, QmpSteps qmp, boolean sameQemu, JsonNode fdsets) {
+        Set<String> deleted = new HashSet<>();
+        List<String> files = new ArrayList<>();
+        for (JsonNode step : steps.reversed()) {
+            if (step.has("node-deleted")) {
+                deleted.add(step.get("node-deleted").asText());
+            } else if (step.has("node") && sameQemu && !deleted.contains(step.get("node").asText())) {
+                qmp.quietly("blockdev-del", NODES.objectNode().put("node-name", step.get("node").asText()));
+            } else if (step.has("fdset") && sameQemu && ours(step, fdsets)) {
+                long id = step.get("fdset").asLong();
+                guest.loop().execute(() -> guest.removeBrokeredFdsets(List.of(id)));
+            } else if (step.has("create")) {
+                files.add(step.get("create").asText());
+            }
+        }
+        List<String> left = unlink(files, guest);
+        if (left.isEmpty()) {
+            guest.snapshotJournal().end();
+            return;
+        }
+        LOG.severe(guest.config().name() + ": the broker could not delete " + left
+                + " yet; retrying in the background, new snapshots are refused until it has");
+        Thread.ofPlatform().daemon().name("snapshot-undo-" + guest.config().name()).start(() -> retry(left, guest));
+    }
+
+    private static boolean ours(JsonNode step, JsonNode fdsets) {
+        if (fdsets == null) {
+            return true;
+        }
+        for (JsonNode set : fdsets) {
+            if (set.path("fdset-id").asLong() == step.get("fdset").asLong()) {
+                for (JsonNode fd : set.path("fds")) {
+                    OpaqueTag tag = OpaqueTag.parse(fd.path("opaque").textValue());
+                    if (tag != null && tag.guestOwned() && step.path("file").asText().equals(tag.clientOpaque())) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Deletes the files through the broker; returns those it could not reach the broker for. */
+    private static List<String> unlink(List<String> files, Guest guest) {
+        List<String> left = new ArrayList<>();
+        for (String file : files) {
+            try (OpenHookClient broker = OpenHookClient.connect(guest.brokerCalls().hookSocket(), guest.brokerCalls().timeout())) {
+                broker.unlink(file);
+                LOG.info(guest.config().name() + ": snapshot undo deleted " + file);
+            } catch (OpenHookClient.Denied denied) {
+                // Not created (the crash came before the broker did it), or not ours: nothing to undo.
+                LOG.info(guest.config().name() + ": snapshot undo leaves " + file + ": " + denied.getMessage());
+            } catch (IOException e) {
+                left.add(file);
+            }
+        }
+        return left;
+    }
+
+    private static void retry(List<String> files, Guest guest) {
+        long delay = 500;
+        List<String> left = files;
+        while (!left.isEmpty()) {
+            try {
+                Thread.sleep(delay); // a back-off between attempts, not synchronisation
+            } catch (InterruptedException e) {
+                return;
+            }
+            delay = Math.min(delay * 2, RETRY_MAX_MILLIS);
+            left = unlink(left, guest);
+        }
+        LOG.info(guest.config().name() + ": snapshot undo finished");
+        guest.snapshotJournal().end();
+    }
+
+    /**
+     * Runs on a fresh start of the guest's monitor connection, before clients are served: a snapshot
+     * an earlier process left unfinished is completed when its transaction had committed (every
+     * overlay has its base as backing), otherwise undone. Calls ready when the guest may serve.
+     */
+    public static void recover(Guest guest, Runnable ready) {
+        SnapshotJournal journal = guest.snapshotJournal();
+        List<JsonNode> steps;
+        try {
+            steps = journal.active() ? List.of() : journal.unfinished();
+        } catch (IOException e) {
+            LOG.severe(guest.config().name() + ": cannot read the snapshot journal " + journal.file() + ": " + e.getMessage());
+            steps = List.of();
+        }
+        if (steps.isEmpty()) {
+            ready.run();
+            return;
+        }
+        List<JsonNode> unfinished = steps;
+        Thread.ofPlatform().name("snapshot-recovery-" + guest.config().name()).start(() -> {
+            try {
+                journal.resume();
+                QmpSteps qmp = new QmpSteps(guest);
+                boolean sameQemu = unfinished.getFirst().path("qemu-pid").asLong() == guest.qemuPid();
+                if (sameQemu && committed(unfinished, qmp)) {
+                    LOG.warning(guest.config().name() + ": a snapshot interrupted by a crash had committed; completing it");
+                    journal.end();
+                } else {
+                    LOG.warning(guest.config().name() + ": undoing a snapshot interrupted by a crash ("
+                            + unfinished.size() + " journal records" + (sameQemu ? "" : ", QEMU was restarted meanwhile") + ")");
+                    undo(unfinished, guest, qmp, sameQemu, qmp.call("query-fdsets", null));
+                }
+            } catch (QmpSteps.StepFailed | IOException e) {
+                LOG.severe(guest.config().name() + ": snapshot recovery stopped: " + e.getMessage()
+                        + "; it is tried again on the next connection");
+            } finally {
+                ready.run();
+            }
+        });
+    }
+
+    private static boolean committed(List<JsonNode> steps, QmpSteps qmp) throws QmpSteps.StepFailed {
+        JsonNode commit = null;
+        for (JsonNode step : steps) {
+            if (step.has("commit")) {
+                commit = step.get("commit");
+            }
+        }
+        if (commit == null) {
+            return false;
+        }
+        JsonNode nodes = qmp.call("query-named-block-nodes", null);
+        for (JsonNode pair : commit) {
+            boolean switched = false;
+            for (JsonNode node : nodes) {
+                if (node.path("node-name").asText().equals(pair.path("overlay").asText())
+                        && node.path("image").has("backing-image")) {
+                    switched = true;
+                }
+            }
+            if (!switched) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
