@@ -49,10 +49,12 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
               --client-queue-limit N   A client's unanswered commands before the proxy stops
                                        reading from it (default 64).
               --broker SOCKET          The guest's open-hook socket (qmpx broker): files named in
-                                       blockdev-add (file, host_device, host_cdrom nodes) are
-                                       opened by the broker and passed to QEMU as fdsets, so a
-                                       QEMU that may open no image itself still takes disks.
-                                       Without a reachable broker such commands are refused.
+                                       blockdev-add, blockdev-create, drive-backup, drive-mirror
+                                       are opened or created by the broker and passed to QEMU as
+                                       fdsets; blockdev-snapshot-sync and transactions of it
+                                       become orchestrated snapshots (see the README). A QEMU
+                                       that may open no image itself still takes disks. Without
+                                       a reachable broker such commands are refused.
               --broker-timeout SECONDS How long one broker request may take (default 30).
               --state-dir DIR          Where snapshot journals are kept, so that a proxy killed
                                        during a snapshot finishes or undoes it when it starts

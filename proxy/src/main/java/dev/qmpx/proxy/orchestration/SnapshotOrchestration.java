@@ -291,6 +291,7 @@ public final class SnapshotOrchestration {
                 && event.path("data").path("id").asText().equals(jobId) && event.path("data").path("status").asText().equals("concluded"));
         ObjectNode options = NODES.objectNode().put("driver", "qcow2").put("file", temporary).put("size", base.size())
                 .put("backing-file", base.path()).put("backing-fmt", base.format());
+        step(NODES.objectNode().put("job", jobId));
         qmp.call("blockdev-create", NODES.objectNode().put("job-id", jobId).set("options", options));
         QmpSteps.join(concluded, "wait for " + jobId);
         String error = null;

@@ -42,6 +42,8 @@ public final class SnapshotUndo {
                 deleted.add(step.get("node-deleted").asText());
             } else if (step.has("node") && sameQemu && !deleted.contains(step.get("node").asText())) {
                 qmp.quietly("blockdev-del", NODES.objectNode().put("node-name", step.get("node").asText()));
+            } else if (step.has("job") && sameQemu) {
+                dismissJob(step.get("job").asText(), guest, qmp);
             } else if (step.has("fdset") && sameQemu && ours(step, fdsets)) {
                 long id = step.get("fdset").asLong();
                 guest.loop().execute(() -> guest.removeBrokeredFdsets(List.of(id)));
@@ -57,6 +59,34 @@ public final class SnapshotUndo {
         LOG.severe(guest.config().name() + ": the broker could not delete " + left
                 + " yet; retrying in the background, new snapshots are refused until it has");
         Thread.ofPlatform().daemon().name("snapshot-undo-" + guest.config().name()).start(() -> retry(left, guest));
+    }
+
+    /** The overlay's format job, if it is still there: cancelled when running, then dismissed. */
+    private static void dismissJob(String id, Guest guest, QmpSteps qmp) {
+        // Registered first: the job may conclude while it is being asked about.
+        var concluded = guest.nextEvent(event -> event.path("event").asText().equals("JOB_STATUS_CHANGE")
+                && event.path("data").path("id").asText().equals(id)
+                && event.path("data").path("status").asText().equals("concluded"));
+        try {
+            String status = null;
+            for (JsonNode job : qmp.call("query-jobs", null)) {
+                if (job.path("id").asText().equals(id)) {
+                    status = job.path("status").asText();
+                }
+            }
+            if (status == null) {
+                return;
+            }
+            if (!status.equals("concluded")) {
+                qmp.call("job-cancel", NODES.objectNode().put("id", id));
+                QmpSteps.join(concluded, "wait for " + id + " to conclude");
+            }
+            qmp.call("job-dismiss", NODES.objectNode().put("id", id));
+        } catch (QmpSteps.StepFailed e) {
+            LOG.warning(guest.config().name() + ": undo of job " + id + ": " + e.getMessage());
+        } finally {
+            concluded.cancel(false);
+        }
     }
 
     private static boolean ours(JsonNode step, JsonNode fdsets) {

@@ -119,6 +119,8 @@ public final class Guest implements UpstreamLink.Listener {
     private final BrokeredFdsets brokeredFdsets = new BrokeredFdsets();
     private final SnapshotJournal snapshotJournal;
     private boolean collectScheduled;
+    /** Snapshots running on their threads: the process exits only after they have cleaned up. */
+    private int orchestrations;
     private final BrokerCalls brokerCalls;
     private State state = State.CONNECTING;
     private byte[] greetingLine;
@@ -470,8 +472,17 @@ public final class Guest implements UpstreamLink.Listener {
             held.orchestrating = true;
             held.command = request.name();
             LOG.info(config.name() + ": " + from.name() + " started a snapshot");
+            orchestrations++;
             SnapshotOrchestration.start(this, request.name(), request.arguments(), outcome -> loop.execute(() -> {
                 held.orchestrating = false;
+                orchestrations--;
+                if (state == State.GONE && orchestrations == 0) {
+                    if (orchestrations == 0) {
+                exit.complete(3);
+            } else {
+                LOG.info(config.name() + ": exiting once the snapshot in progress has been undone");
+            }
+                }
                 if (!wasExplicit && job == held) {
                     held.explicit = false;
                     if (held.commandsInFlight == 0) {
@@ -629,7 +640,10 @@ public final class Guest implements UpstreamLink.Listener {
         return reply;
     }
 
-    /** The next event that passes the test; register it before sending what causes it. Any thread. */
+    /**
+     * The next event that passes the test; register it before sending what causes it. Cancel the
+     * future when the event is no longer wanted. Any thread.
+     */
     public CompletableFuture<JsonNode> nextEvent(java.util.function.Predicate<JsonNode> test) {
         CompletableFuture<JsonNode> event = new CompletableFuture<>();
         loop.execute(() -> eventWaiters.add(Map.entry(test, event)));
@@ -807,7 +821,8 @@ public final class Guest implements UpstreamLink.Listener {
             }
             if (!eventWaiters.isEmpty()) {
                 JsonNode event = message.asTree();
-                eventWaiters.removeIf(waiter -> waiter.getKey().test(event) && waiter.getValue().complete(event));
+                eventWaiters.removeIf(waiter -> waiter.getValue().isDone()
+                        || waiter.getKey().test(event) && waiter.getValue().complete(event));
             }
             return;
         }
@@ -914,7 +929,11 @@ public final class Guest implements UpstreamLink.Listener {
             LOG.info(config.name() + ": --reconnect: waiting for QEMU to come back");
             loop.schedule(100, this::connectUpstream);
         } else {
-            exit.complete(3);
+            if (orchestrations == 0) {
+                exit.complete(3);
+            } else {
+                LOG.info(config.name() + ": exiting once the snapshot in progress has been undone");
+            }
         }
     }
 
