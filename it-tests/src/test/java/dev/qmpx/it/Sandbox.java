@@ -17,7 +17,9 @@ final class Sandbox implements AutoCloseable {
     static final Duration TIMEOUT = GuestFixture.TIMEOUT;
 
     final WorkDir dir;
-    final BrokerProcess broker;
+    /** The current broker: tests that kill it start another on the same state. */
+    BrokerProcess broker;
+    private final String[] brokerOptions;
     final QemuProcess qemu;
     final Path listen;
     final QmpClient direct;
@@ -29,6 +31,12 @@ final class Sandbox implements AutoCloseable {
     private int proxies;
 
     Sandbox() throws Exception {
+        this(new String[0]);
+    }
+
+    /** @param brokerOptions extra options of the broker, e.g. a lock manager */
+    Sandbox(String... brokerOptions) throws Exception {
+        this.brokerOptions = brokerOptions;
         dir = new WorkDir();
         Files.setPosixFilePermissions(dir.path, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path qemuDir = Files.createDirectories(dir.resolve("q"));
@@ -36,7 +44,7 @@ final class Sandbox implements AutoCloseable {
         images = Files.createDirectories(dir.resolve("img"));
         Files.setPosixFilePermissions(images, PosixFilePermissions.fromString("rwx------"));
         overlays = Files.createDirectories(images.resolve("overlays"));
-        broker = BrokerProcess.start(dir.path);
+        broker = BrokerProcess.start(dir.path, brokerOptions);
         broker.admin("register", "guest", "vm1");
         Path directSocket = qemuDir.resolve("direct.sock");
         qemu = QemuProcess.start(qemuDir, List.of("-qmp", "unix:" + directSocket + ",server=on,wait=off"),
@@ -70,6 +78,11 @@ final class Sandbox implements AutoCloseable {
                 qemu.socket().toString(), "--listen", listen.toString(), "--broker", broker.hook("vm1").toString(),
                 "--state-dir", dir.resolve("state").toString()), null, env);
         client = QmpClient.negotiated(listen, TIMEOUT);
+    }
+
+    /** Starts a broker on the same state directory (the earlier one must be gone). */
+    void restartBroker() throws Exception {
+        broker = BrokerProcess.start(dir.path, brokerOptions);
     }
 
     String execute(String command) throws Exception {

@@ -56,8 +56,19 @@ public final class Broker implements AutoCloseable {
     private final ArrayDeque<Grant> recentGrants = new ArrayDeque<>();
     /** One lock per guest and path ever requested; small objects, bounded by the whitelists' reach. */
     private final ConcurrentHashMap<String, Object> pathLocks = new ConcurrentHashMap<>();
-    /** Files each guest created through this broker process, with their inodes: what unlink may remove. */
-    private final ConcurrentHashMap<String, Map<String, Long>> created = new ConcurrentHashMap<>();
+    /**
+     * How long after creating a file a guest may still remove it with unlink: long enough to undo an
+     * operation interrupted by crashes and restarts, short enough that an image which has since
+     * become part of a disk's chain cannot be deleted through the hook socket.
+     */
+    static final long UNDO_WINDOW_MILLIS = 3_600_000;
+
+    /** A file a guest created: its inode (unlink verifies it) and when. */
+    private record Created(long inode, long createdMillis) {
+    }
+
+    /** Files each guest created through this broker, kept in the state: what unlink may remove. */
+    private final ConcurrentHashMap<String, Map<String, Created>> created = new ConcurrentHashMap<>();
 
     private Broker(StateStore store, AuditLog audit, LockManagers.Loaded loaded) {
         this.store = store;
@@ -100,6 +111,10 @@ public final class Broker implements AutoCloseable {
                 LOG.severe("could not re-take " + lease.guest() + "'s lease on " + lease.path() + ": " + e.getMessage()
                         + "; the next request for it must take it again");
             }
+        }
+        for (BrokerState.CreatedState made : state.created()) {
+            broker.created.computeIfAbsent(made.guest(), g -> new ConcurrentHashMap<>())
+                    .put(made.path(), new Created(made.inode(), made.createdMillis()));
         }
         LOG.info("state loaded from " + store.file() + ": " + broker.guests.size() + " guest(s), "
                 + state.leases().size() + " lease(s)");
@@ -172,16 +187,20 @@ public final class Broker implements AutoCloseable {
         if (entry == null || !entry.rights().contains(Right.CREATE)) {
             return denied("PermissionDenied", path + " may not be created, so not removed, by " + guestName);
         }
-        Long inode = created.getOrDefault(guestName, Map.of()).get(path);
-        if (inode == null) {
+        Created made = created.getOrDefault(guestName, Map.of()).get(path);
+        if (made == null) {
             return denied("PermissionDenied", path + " was not created by " + guestName + " through this broker");
         }
+        if (System.currentTimeMillis() - made.createdMillis() > UNDO_WINDOW_MILLIS) {
+            return denied("PermissionDenied", path + " was created more than " + UNDO_WINDOW_MILLIS / 60_000
+                    + " minutes ago; it is no longer an undo");
+        }
         try {
-            Opener.unlink(path, inode);
+            Opener.unlink(path, made.inode());
         } catch (OpenFailure e) {
             return denied(e.errorClass(), e.getMessage());
         }
-        created.get(guestName).remove(path);
+        forgetCreated(guestName, path);
         dropLease(guestName, path);
         return new OpenResult.Granted(-1);
     }
@@ -232,7 +251,7 @@ public final class Broker implements AutoCloseable {
             try {
                 fd = Opener.open(request.path(), request.write(), request.create(), entry.specialFiles());
                 if (request.create()) {
-                    created.computeIfAbsent(guestName, g -> new ConcurrentHashMap<>()).put(request.path(), Opener.inode(fd));
+                    recordCreated(guestName, request.path(), Opener.inode(fd));
                 }
             } catch (OpenFailure e) {
                 if (newLease) {
@@ -274,6 +293,16 @@ public final class Broker implements AutoCloseable {
         held.put(path, exclusive);
         persist();
         return current == null;
+    }
+
+    private synchronized void recordCreated(String guest, String path, long inode) {
+        created.computeIfAbsent(guest, g -> new ConcurrentHashMap<>()).put(path, new Created(inode, System.currentTimeMillis()));
+        persist();
+    }
+
+    private synchronized void forgetCreated(String guest, String path) {
+        created.getOrDefault(guest, Map.of()).remove(path);
+        persist();
     }
 
     private synchronized void dropLease(String guest, String path) {
@@ -320,6 +349,7 @@ public final class Broker implements AutoCloseable {
     public synchronized void unregister(String name) throws AdminException {
         requireGuest(name);
         guests.remove(name);
+        created.remove(name);
         Map<String, Boolean> held = leases.remove(name);
         if (held != null && locks != null) {
             held.keySet().forEach(path -> locks.release(name, path));
@@ -379,8 +409,15 @@ public final class Broker implements AutoCloseable {
         List<BrokerState.LeaseState> savedLeases = new ArrayList<>();
         leases.forEach((guest, held) -> held.forEach((path, exclusive) ->
                 savedLeases.add(new BrokerState.LeaseState(guest, path, exclusive))));
+        List<BrokerState.CreatedState> savedCreated = new ArrayList<>();
+        long oldest = System.currentTimeMillis() - UNDO_WINDOW_MILLIS;
+        created.forEach((guest, files) -> {
+            files.values().removeIf(made -> made.createdMillis() < oldest);
+            files.forEach((path, made) -> savedCreated.add(new BrokerState.CreatedState(guest, path, made.inode(),
+                    made.createdMillis())));
+        });
         try {
-            store.save(new BrokerState(BrokerState.VERSION, savedGuests, savedLeases));
+            store.save(new BrokerState(BrokerState.VERSION, savedGuests, savedLeases, savedCreated));
         } catch (IOException e) {
             // The change is in memory and in force; say loudly that it will not survive a restart.
             LOG.severe("could not save the broker state to " + store.file() + ": " + e.getMessage());

@@ -52,7 +52,7 @@ public final class ClientSession {
     private final Guest guest;
     private final ClientTransport transport;
     private final JsonStreamer streamer;
-    private final ClientFds fds = new ClientFds(serial);
+    private final ClientFds fds;
     private final Role role;
     private final ArrayDeque<ReplySlot> replies = new ArrayDeque<>();
     private final ArrayDeque<Outgoing> queued = new ArrayDeque<>();
@@ -70,6 +70,7 @@ public final class ClientSession {
     private boolean scheduled;
 
     public ClientSession(Guest guest, ClientTransport transport) {
+        this.fds = new ClientFds(serial, guest.getfdRecord());
         this.guest = guest;
         this.transport = transport;
         this.streamer = new JsonStreamer(guest.config().clientLimits(), true, this::arrived);

@@ -24,12 +24,17 @@ public final class ClientFds {
     /** This client's fdset ids and the upstream ids behind them. */
     private final TreeMap<Long, Long> fdsets = new TreeMap<>();
 
+    private final GetfdRecord record;
+
     /**
      * @param serial the session's number in this proxy process
+     * @param record where the guest's getfd names are kept for a later proxy
      */
-    public ClientFds(long serial) {
+    public ClientFds(long serial, GetfdRecord record) {
         this.owner = "s" + serial + "@" + ProcessHandle.current().pid();
-        this.namePrefix = "qmpx-" + serial + "-";
+        // The pid too: a later proxy's sessions must never meet names an earlier one left in QEMU.
+        this.namePrefix = "qmpx-" + ProcessHandle.current().pid() + "-" + serial + "-";
+        this.record = record;
     }
 
     public PendingFds pending() {
@@ -54,10 +59,12 @@ public final class ClientFds {
 
     void nameCreated(String name) {
         names.add(name);
+        record.created(upstreamName(name));
     }
 
     void nameClosed(String name) {
         names.remove(name);
+        record.closed(upstreamName(name));
     }
 
     public Long upstreamFdset(long clientId) {

@@ -4,10 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qmpx.broker.client.OpenHookClient;
 import dev.qmpx.proxy.fds.OpaqueTag;
 import dev.qmpx.proxy.fds.PendingFds;
+import dev.qmpx.proxy.paths.BrokerCalls;
 import dev.qmpx.proxy.paths.BrokeredFdsets;
+import dev.qmpx.proxy.paths.FileReference;
 import dev.qmpx.proxy.routing.Guest;
 import dev.qmpx.qmp.json.QemuJson;
 
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 
@@ -263,26 +265,30 @@ public final class SnapshotOrchestration {
     /** Has the broker create the overlay file, exclusively; journaled first, so its deletion is undo. */
     private FileDescriptor createOverlayFile(String file) throws QmpSteps.StepFailed {
         step(NODES.objectNode().put("create", file));
-        try {
-            return brokerOpen(file, true);
-        } catch (QmpSteps.StepFailed e) {
-            steps.removeLast(); // refused: nothing was created, and a file already there is not ours to delete
-            throw e;
-        }
+        return brokerOpen(file, FileReference.Access.CREATE);
     }
 
     private FileDescriptor openOverlayFile(String file) throws QmpSteps.StepFailed {
-        return brokerOpen(file, false);
+        return brokerOpen(file, FileReference.Access.WRITE);
     }
 
-    private FileDescriptor brokerOpen(String file, boolean create) throws QmpSteps.StepFailed {
-        try (OpenHookClient broker = OpenHookClient.connect(guest.brokerCalls().hookSocket(), guest.brokerCalls().timeout())) {
-            return broker.open(file, true, create);
-        } catch (OpenHookClient.Denied denied) {
-            throw new QmpSteps.StepFailed("the broker refused to " + (create ? "create " : "open ") + file + ": " + denied.getMessage());
-        } catch (IOException e) {
-            throw new QmpSteps.StepFailed("the broker is not reachable at " + guest.brokerCalls().hookSocket() + ": " + e.getMessage());
+    /**
+     * Through {@link BrokerCalls}, with its retry of opens the broker lost by restarting. A refused
+     * create leaves the journal's create record out of the undo: nothing was created, and a file
+     * already there is not ours to delete.
+     */
+    private FileDescriptor brokerOpen(String file, FileReference.Access access) throws QmpSteps.StepFailed {
+        CompletableFuture<BrokerCalls.Opened> outcome = new CompletableFuture<>();
+        guest.brokerCalls().open(List.of(new FileReference(NODES.objectNode(), "filename", file, access)),
+                opened -> outcome.complete(opened.getFirst()));
+        BrokerCalls.Opened opened = QmpSteps.join(outcome, "the broker's answer for " + file);
+        if (opened.fd() != null) {
+            return opened.fd();
         }
+        if (access == FileReference.Access.CREATE && opened.failure().startsWith("qmpx broker refused")) {
+            steps.removeLast();
+        }
+        throw new QmpSteps.StepFailed(opened.failure());
     }
 
     /** blockdev-create of a qcow2 on the temporary node, backed by the base's real path; waits for the job. */

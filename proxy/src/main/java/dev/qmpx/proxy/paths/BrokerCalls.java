@@ -59,31 +59,100 @@ public final class BrokerCalls {
     }
 
     /**
-     * Opens every reference (read-write unless read-only), then hands all outcomes to done, on a
-     * worker thread; the caller moves back to its loop.
+     * Opens every reference (read-only, read-write or create), then hands all outcomes to done, on a
+     * worker thread; the caller moves back to its loop. Stops at the first failure. A request whose
+     * answer was lost because the broker went away (EOF: it crashed or was restarted) is retried
+     * once for opens of existing files, which are idempotent, after waiting up to the timeout for the
+     * broker to come back; a create is not retried (it may have happened), its file is handed to
+     * the broker's unlink instead, which removes it only if this guest did create it.
      */
     public void open(List<FileReference> references, Consumer<List<Opened>> done) {
         workers.execute(() -> {
             List<Opened> outcomes = new ArrayList<>();
-            try (OpenHookClient broker = OpenHookClient.connect(hookSocket, timeout)) {
-                for (FileReference reference : references) {
-                    try {
-                        outcomes.add(new Opened(reference, broker.open(reference.path(),
-                                reference.access() != FileReference.Access.READ, reference.access() == FileReference.Access.CREATE), null));
-                    } catch (OpenHookClient.Denied denied) {
-                        outcomes.add(new Opened(reference, null, "qmpx broker refused " + reference.path() + ": "
-                                + denied.getMessage()));
-                    }
+            OpenHookClient broker = null;
+            String failure = null;
+            for (FileReference reference : references) {
+                if (failure != null) {
+                    outcomes.add(new Opened(reference, null, failure));
+                    continue;
                 }
-            } catch (IOException e) {
-                outcomes.forEach(opened -> dev.qmpx.proxy.fds.PendingFds.close(opened.fd()));
-                outcomes.clear();
-                for (FileReference reference : references) {
-                    outcomes.add(new Opened(reference, null, "qmpx: the broker at " + hookSocket
-                            + " is not reachable (" + e.getMessage() + "); commands naming files are refused until it is"));
+                boolean create = reference.access() == FileReference.Access.CREATE;
+                for (int attempt = 0; ; attempt++) {
+                    boolean connected = false;
+                    try {
+                        if (broker == null) {
+                            broker = attempt == 0 ? OpenHookClient.connect(hookSocket, timeout) : reconnect();
+                        }
+                        connected = true;
+                        outcomes.add(new Opened(reference, broker.open(reference.path(),
+                                reference.access() != FileReference.Access.READ, create), null));
+                    } catch (OpenHookClient.Denied denied) {
+                        failure = "qmpx broker refused " + reference.path() + ": " + denied.getMessage();
+                        outcomes.add(new Opened(reference, null, failure));
+                    } catch (IOException e) {
+                        closeQuietly(broker);
+                        broker = null;
+                        if (connected && !create && attempt == 0) {
+                            LOG.warning("the broker at " + hookSocket + " went away during the open of " + reference.path()
+                                    + " (" + e.getMessage() + "); retrying it once");
+                            continue;
+                        }
+                        if (connected && create) {
+                            unlinkMaybeCreated(reference.path());
+                        }
+                        failure = "qmpx: the broker at " + hookSocket + " is not reachable (" + e.getMessage()
+                                + "); commands naming files are refused until it is";
+                        outcomes.add(new Opened(reference, null, failure));
+                    }
+                    break;
                 }
             }
+            closeQuietly(broker);
             done.accept(outcomes);
         });
+    }
+
+    /** A new connection to a broker that is being restarted: tried until the timeout. */
+    private OpenHookClient reconnect() throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = 20;
+        while (true) {
+            try {
+                return OpenHookClient.connect(hookSocket, timeout);
+            } catch (IOException e) {
+                if (System.nanoTime() + pause * 1_000_000L > deadline) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(pause); // back-off between connection attempts
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                pause = Math.min(pause * 2, 1000);
+            }
+        }
+    }
+
+    /** The broker may have created the file before it went away: its unlink removes it only if so. */
+    private void unlinkMaybeCreated(String path) {
+        try (OpenHookClient broker = reconnect()) {
+            broker.unlink(path);
+            LOG.info("deleted " + path + ", created by a broker that went away before answering");
+        } catch (OpenHookClient.Denied denied) {
+            LOG.fine("nothing to delete at " + path + ": " + denied.getMessage());
+        } catch (IOException e) {
+            LOG.warning("could not check whether " + path + " was created before the broker went away: " + e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(OpenHookClient broker) {
+        if (broker != null) {
+            try {
+                broker.close();
+            } catch (IOException e) {
+                LOG.fine("closing a broker connection: " + e.getMessage());
+            }
+        }
     }
 }

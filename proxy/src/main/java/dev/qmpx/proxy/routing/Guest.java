@@ -118,6 +118,7 @@ public final class Guest implements UpstreamLink.Listener {
     private final FdsetIds fdsetIds = new FdsetIds();
     private final BrokeredFdsets brokeredFdsets = new BrokeredFdsets();
     private final SnapshotJournal snapshotJournal;
+    private final dev.qmpx.proxy.fds.GetfdRecord getfdRecord;
     private boolean collectScheduled;
     /** Snapshots running on their threads: the process exits only after they have cleaned up. */
     private int orchestrations;
@@ -142,6 +143,7 @@ public final class Guest implements UpstreamLink.Listener {
         this.loop = loop;
         this.upstream = new UpstreamLink(loop, config.qemuSocket(), this);
         this.snapshotJournal = new SnapshotJournal(config.stateDir(), config.name());
+        this.getfdRecord = new dev.qmpx.proxy.fds.GetfdRecord(config.stateDir(), config.name());
         this.brokerCalls = config.broker() == null ? null : new BrokerCalls(config.broker(),
                 java.time.Duration.ofMillis(config.brokerTimeoutMillis()), config.name());
     }
@@ -194,6 +196,11 @@ public final class Guest implements UpstreamLink.Listener {
     /** The write-ahead record of this guest's snapshot in progress. Any thread (it locks itself). */
     public SnapshotJournal snapshotJournal() {
         return snapshotJournal;
+    }
+
+    /** The getfd names of this guest's clients, kept for a later proxy. Loop thread. */
+    public dev.qmpx.proxy.fds.GetfdRecord getfdRecord() {
+        return getfdRecord;
     }
 
     /** The pid of the QEMU behind the monitor connection, as of the last connect. Any thread. */
@@ -734,11 +741,17 @@ public final class Guest implements UpstreamLink.Listener {
             return; // QEMU's own disconnect cleanup covers a monitor connection that is gone
         }
         for (String name : fds.names()) {
-            internal("closefd", JsonNodeFactory.instance.objectNode().put("fdname", fds.upstreamName(name)), r -> { });
+            closefd(fds.upstreamName(name));
         }
         for (long upstreamId : fds.upstreamFdsets()) {
             internal("remove-fd", JsonNodeFactory.instance.objectNode().put("fdset-id", upstreamId), r -> { });
         }
+    }
+
+    /** Closes a getfd fd a client left; the record forgets it either way (QEMU may have used it up). */
+    private void closefd(String upstreamName) {
+        getfdRecord.closed(upstreamName);
+        internal("closefd", JsonNodeFactory.instance.objectNode().put("fdname", upstreamName), r -> { });
     }
 
     // --- upstream ---
@@ -784,6 +797,11 @@ public final class Guest implements UpstreamLink.Listener {
             internal("query-fdsets", null, fdsets -> {
                 fdsets.asTree().path("return").forEach(set -> fdsetIds.reserve(set.path("fdset-id").asLong()));
                 removeOrphanedFdsets(fdsets.asTree().path("return"));
+                List<String> leftovers = getfdRecord.takeLeftovers();
+                if (!leftovers.isEmpty()) {
+                    LOG.info(config.name() + ": closing " + leftovers.size() + " getfd fd(s) clients of an earlier proxy left in QEMU");
+                    leftovers.forEach(this::closefd);
+                }
                 brokeredFdsets.learn(fdsets.asTree().path("return"));
                 if (brokerCalls == null) {
                     becomeReady();
