@@ -17,64 +17,89 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Logger;
 
-/** {@code qmpx proxy}: one guest, its listeners, until QEMU goes away or SIGTERM. */
+/**
+ * {@code qmpx proxy}: its guests (one, or several with --config), each with its own event loop and
+ * listeners, until SIGTERM, or until the one guest's QEMU goes away (without --reconnect).
+ */
 final class ProxyCommand {
     private static final Logger LOG = Logger.getLogger(ProxyCommand.class.getName());
 
     private ProxyCommand() {
     }
 
+    /** One running guest: its loop, its router, its listeners. */
+    private record Running(EventLoop loop, Guest guest, List<UnixListener> listeners) {
+    }
+
     static int run(String[] args) throws UsageException, IOException, InterruptedException {
         ProxyOptions options = ProxyOptions.parse(args);
         OneLineFormatter.install(options.verbose());
-        List<UnixListener> listeners = new ArrayList<>();
+        List<Running> running = new ArrayList<>();
+        List<UnixListener> allListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
         try {
-            for (Integer fd : options.listenFds()) {
-                listeners.add(UnixListener.inherit(fd));
-            }
-            for (Path path : options.listenPaths()) {
-                listeners.add(UnixListener.bind(path, SocketFiles.mode(options.socketMode())));
+            for (ProxyOptions.GuestSpec spec : options.guests()) {
+                List<UnixListener> listeners = new ArrayList<>();
+                for (Integer fd : spec.listenFds()) {
+                    listeners.add(UnixListener.inherit(fd));
+                }
+                for (Path path : spec.listenPaths()) {
+                    listeners.add(UnixListener.bind(path, SocketFiles.mode(options.socketMode())));
+                }
+                allListeners.addAll(listeners);
+                EventLoop loop = new EventLoop("qmpx-" + spec.config().name());
+                running.add(new Running(loop, new Guest(spec.config(), loop), listeners));
             }
         } catch (IOException e) {
-            listeners.forEach(UnixListener::close);
+            allListeners.forEach(UnixListener::close);
             throw new UsageException(e.getMessage());
         }
-        EventLoop loop = new EventLoop("qmpx-" + options.guest().name());
-        Guest guest = new Guest(options.guest(), loop);
-        ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
         // Installed before anything listens, so a SIGTERM at any later moment is a clean stop.
         java.util.concurrent.atomic.AtomicBoolean ending = new java.util.concurrent.atomic.AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            listeners.forEach(UnixListener::close);
+            allListeners.forEach(UnixListener::close);
             // Whoever claims the exit first owns its status: here a signal (SIGTERM, SIGINT), a
             // requested stop, so 0 (the JVM would report 143); in main, QEMU going away.
             if (ending.compareAndSet(false, true)) {
-                guest.exit().complete(0);
+                running.forEach(r -> r.guest().exit().complete(0));
                 Runtime.getRuntime().halt(0);
             }
         }, "qmpx-shutdown"));
 
+        for (Running r : running) {
+            start(r);
+        }
+        CompletableFuture<?>[] exits = running.stream().map(r -> r.guest().exit()).toArray(CompletableFuture[]::new);
+        int status = (Integer) CompletableFuture.anyOf(exits).join();
+        if (!ending.compareAndSet(false, true)) {
+            return 0; // a signal is stopping the process; its hook ends it with status 0
+        }
+        for (Running r : running) {
+            r.loop().close();
+        }
+        allListeners.forEach(UnixListener::close);
+        LOG.info("proxy exits with status " + status);
+        return status;
+    }
+
+    private static void start(Running r) throws IOException {
+        ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
         CompletableFuture<Void> registered = new CompletableFuture<>();
-        loop.start();
-        loop.execute(() -> {
+        r.loop().start();
+        r.loop().execute(() -> {
             try {
-                for (UnixListener listener : listeners) {
-                    listener.register(guest, readBuffer);
+                for (UnixListener listener : r.listeners()) {
+                    listener.register(r.guest(), readBuffer);
                 }
                 registered.complete(null);
             } catch (IOException e) {
                 registered.completeExceptionally(e);
             }
         });
-        registered.join();
-        guest.start();
-        int status = guest.exit().join();
-        if (!ending.compareAndSet(false, true)) {
-            return 0; // a signal is stopping the process; its hook ends it with status 0
+        try {
+            registered.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw new IOException(e.getCause().getMessage(), e.getCause());
         }
-        loop.close();
-        listeners.forEach(UnixListener::close);
-        LOG.info(options.guest().name() + ": proxy exits with status " + status);
-        return status;
+        r.guest().start();
     }
 }

@@ -15,12 +15,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The options of {@code qmpx proxy}. */
-record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> listenFds, String socketMode,
-                    boolean verbose) {
+/** The options of {@code qmpx proxy}: one guest from the command line, or several from --config. */
+record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose) {
+
+    /** One guest and the sockets its clients connect to. */
+    record GuestSpec(GuestConfig config, List<Path> listenPaths, List<Integer> listenFds) {
+    }
 
     static final String HELP = """
             Usage: qmpx proxy --qemu SOCKET (--listen PATH | --listen-fd N)... [options]
+                   qmpx proxy --config FILE [options]
 
             Owns the one QMP connection QEMU allows and serves any number of QMP clients on the
             sockets it listens on. Each client gets QEMU's greeting and negotiates for itself; its
@@ -33,6 +37,17 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                                        A stale socket file is replaced; a live one is an error.
               --listen-fd N            Accept clients on listening unix socket fd N, bound and
                                        passed by the parent process (repeatable).
+
+            Many guests in one process:
+              --config FILE            A JSON file naming the guests, instead of --qemu, --listen,
+                                       --listen-fd, --guest and --broker:
+                                         {"guests": [{"name": "vm1", "qemu": "/run/vm1/qmp.sock",
+                                           "listen": ["/run/qmpx/vm1.sock"],
+                                           "broker": "/run/qmpx/hooks/vm1.sock"}, ...]}
+                                       ("broker" is optional.) Each guest has its own event loop
+                                       thread; the other options apply to every guest. A guest
+                                       whose QEMU goes away waits for it to come back (as with
+                                       --reconnect) and never affects the others.
 
             Options:
               --guest NAME             Name used in logs (default: the QEMU socket's file name).
@@ -77,8 +92,8 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
               --verbose                Log every frame with the client it belongs to.
               -h, --help               This text.
 
-            Exit status: 0 after SIGTERM, 2 for bad options or sockets, 3 when QEMU went away
-            (after quit, a crash or a kill) and --reconnect was not given.
+            Exit status: 0 after SIGTERM, 2 for bad options, sockets or config, 3 when QEMU went
+            away (after quit, a crash or a kill) and neither --reconnect nor --config was given.
             """;
 
     static ProxyOptions parse(String[] args) throws UsageException {
@@ -104,11 +119,13 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         Path broker = null;
         long brokerTimeout = 30_000;
         Path stateDir = GuestConfig.defaultStateDir();
+        Path configFile = null;
         List<Path> paths = new ArrayList<>();
         List<Integer> fds = new ArrayList<>();
         while (a.hasNext()) {
             String option = a.next();
             switch (option) {
+                case "--config" -> configFile = Path.of(a.value(option));
                 case "--qemu" -> qemu = Path.of(a.value(option));
                 case "--listen" -> paths.add(Path.of(a.value(option)).toAbsolutePath());
                 case "--listen-fd" -> fds.add(a.intValue(option, 0, Integer.MAX_VALUE));
@@ -140,14 +157,15 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
                 default -> throw new UsageException("unknown option '" + option + "' (see qmpx proxy --help)");
             }
         }
-        if (qemu == null) {
-            throw new UsageException("--qemu SOCKET is required (see qmpx proxy --help)");
+        if (configFile != null && (qemu != null || name != null || broker != null || !paths.isEmpty() || !fds.isEmpty())) {
+            throw new UsageException("--config names the guests: --qemu, --guest, --broker, --listen and --listen-fd "
+                    + "belong in its entries");
         }
-        if (paths.isEmpty() && fds.isEmpty()) {
+        if (configFile == null && qemu == null) {
+            throw new UsageException("--qemu SOCKET (or --config FILE) is required (see qmpx proxy --help)");
+        }
+        if (configFile == null && paths.isEmpty() && fds.isEmpty()) {
             throw new UsageException("at least one --listen PATH or --listen-fd N is required");
-        }
-        if (name == null) {
-            name = qemu.getFileName().toString().replaceFirst("\\.sock$", "");
         }
         Policy policy;
         try {
@@ -161,10 +179,27 @@ record ProxyOptions(GuestConfig guest, List<Path> listenPaths, List<Integer> lis
         } catch (IOException e) {
             throw new UsageException("--audit " + auditFile + ": " + e.getMessage());
         }
-        GuestConfig guest = new GuestConfig(name, qemu, reconnect, maxInFlight,
-                new JsonLimits(maxMessage, maxNesting), outputLimit, queueLimit,
-                new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle), policy, audit,
-                broker, brokerTimeout, stateDir);
-        return new ProxyOptions(guest, paths, fds, socketMode, verbose);
+        GuestConfig.Timeouts timeouts = new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle);
+        JsonLimits limits = new JsonLimits(maxMessage, maxNesting);
+        Path state = stateDir;
+        int inFlight = maxInFlight;
+        long output = outputLimit;
+        int queue = queueLimit;
+        long brokerMillis = brokerTimeout;
+        GuestFactory factory = (guestName, qemuSocket, again, guestBroker) -> new GuestConfig(guestName, qemuSocket, again,
+                inFlight, limits, output, queue, timeouts, policy, audit, guestBroker, brokerMillis, state);
+        if (configFile != null) {
+            return new ProxyOptions(ProxyConfigFile.read(configFile, factory), socketMode, verbose);
+        }
+        if (name == null) {
+            name = qemu.getFileName().toString().replaceFirst("\\.sock$", "");
+        }
+        return new ProxyOptions(List.of(new GuestSpec(factory.create(name, qemu, reconnect, broker), paths, fds)),
+                socketMode, verbose);
+    }
+
+    /** A guest's settings from its own parts and the options shared by every guest. */
+    interface GuestFactory {
+        GuestConfig create(String name, Path qemu, boolean reconnect, Path broker);
     }
 }
