@@ -104,7 +104,7 @@ class FdPassingIT {
     void aDepartingClientsFdsAreClosedAndItsFdsetsRemovedUnlessInUse() throws Exception {
         try (GuestFixture guest = GuestFixture.start(); QmpClient direct = guest.directClient()) {
             Path image = qcow2(guest.dir.resolve("used.qcow2"));
-            int qemuBaseline = fdCount(guest.qemu.pid());
+            int qemuBaseline = ProcFds.count(guest.qemu.pid());
             QmpClient leaver = guest.client();
             try (RandomAccessFile used = new RandomAccessFile(image.toFile(), "rw");
                  FileOutputStream unused = new FileOutputStream(guest.dir.resolve("unused").toFile());
@@ -122,12 +122,12 @@ class FdPassingIT {
             Await.until("fdset cleanup", TIMEOUT, () -> query(direct).matches(
                     "\\{\"return\": \\[\\{\"fds\": \\[\\], \"fdset-id\": \\d+}]}"));
             // Left in QEMU: the node's own dup of the image (what a direct monitor would leave too).
-            Await.until("QEMU closed the client's fds", TIMEOUT, () -> fdCount(guest.qemu.pid()) == qemuBaseline + 1);
+            Await.until("QEMU closed the client's fds", TIMEOUT, () -> ProcFds.count(guest.qemu.pid()) == qemuBaseline + 1);
             try (QmpClient other = guest.client()) {
                 assertEquals("{\"return\": {}}", other.execute("{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"in-use\"}}", TIMEOUT));
             }
             Await.until("the emptied set to disappear with its last user", TIMEOUT, () -> query(direct).equals("{\"return\": []}"));
-            Await.until("QEMU back to its fd baseline", TIMEOUT, () -> fdCount(guest.qemu.pid()) == qemuBaseline);
+            Await.until("QEMU back to its fd baseline", TIMEOUT, () -> ProcFds.count(guest.qemu.pid()) == qemuBaseline);
         }
     }
 
@@ -251,10 +251,10 @@ class FdPassingIT {
             cycles(guest, file, 0, 20);
             Await.until("warm-up cleanup", TIMEOUT, () -> query(direct).equals("{\"return\": []}"));
             int proxyBaseline = guest.proxy.fdCount();
-            int qemuBaseline = fdCount(guest.qemu.pid());
+            int qemuBaseline = ProcFds.count(guest.qemu.pid());
             cycles(guest, file, 20, 1000);
             Await.until("QEMU's fdsets all removed", Duration.ofSeconds(60), () -> query(direct).equals("{\"return\": []}"));
-            Await.until("QEMU back to its fd baseline " + qemuBaseline, TIMEOUT, () -> fdCount(guest.qemu.pid()) == qemuBaseline);
+            Await.until("QEMU back to its fd baseline " + qemuBaseline, TIMEOUT, () -> ProcFds.count(guest.qemu.pid()) == qemuBaseline);
             Await.until("proxy back to its fd baseline " + proxyBaseline, TIMEOUT, () -> count(guest.proxy) == proxyBaseline);
         }
     }
@@ -371,15 +371,7 @@ class FdPassingIT {
         return text.split(Pattern.quote(part), -1).length - 1;
     }
 
-    private static int fdCount(long pid) {
-        try (var fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
-            return (int) fds.count();
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        }
-    }
-
     private static int count(ProxyProcess proxy) {
-        return fdCount(proxy.pid());
+        return ProcFds.count(proxy.pid());
     }
 }

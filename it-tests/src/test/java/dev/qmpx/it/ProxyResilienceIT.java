@@ -190,7 +190,7 @@ class ProxyResilienceIT {
     @Test
     void badOptionsAndSocketsAreRefusedWithExitStatusTwo() throws Exception {
         try (WorkDir dir = new WorkDir(); QemuProcess qemu = QemuProcess.start(dir.path, List.of())) {
-            assertRefused(dir, List.of("--listen", dir.resolve("x.sock").toString()), "--qemu SOCKET is required");
+            assertRefused(dir, List.of("--listen", dir.resolve("x.sock").toString()), "--qemu SOCKET (or --config FILE) is required");
             assertRefused(dir, List.of("--qemu", qemu.socket().toString()), "at least one --listen");
             assertRefused(dir, List.of("--qemu", qemu.socket().toString(), "--listen", qemu.socket().toString()),
                     "is in use: another process accepts connections on it");

@@ -32,6 +32,7 @@ class SnapshotCrashIT {
         try (Sandbox box = new Sandbox()) {
             List<String> nodesBefore = nodeNames(box.graph());
             String fdsetsBefore = box.fdsets();
+            int qemuFdsBefore = ProcFds.count(box.qemu.pid());
             for (int record = 1; record <= COMMITTED_RECORD; record++) {
                 Path s0 = box.overlays.resolve("r" + record + "-disk0.qcow2");
                 Path s1 = box.overlays.resolve("r" + record + "-disk1.qcow2");
@@ -43,6 +44,8 @@ class SnapshotCrashIT {
                 if (record < COMMITTED_RECORD) {
                     assertEquals(nodesBefore, nodeNames(box.graph()), "graph after record " + record);
                     Await.until("fdsets as before after record " + record, TIMEOUT, () -> fdsets(box).equals(fdsetsBefore));
+                    Await.until("QEMU's fd count as before after record " + record, TIMEOUT,
+                            () -> ProcFds.count(box.qemu.pid()) == qemuFdsBefore);
                     try (var files = Files.list(box.overlays)) {
                         assertEquals(List.of(), files.toList(), "no stray files after record " + record);
                     }
@@ -82,7 +85,7 @@ class SnapshotCrashIT {
             // The client is told QEMU is gone; the proxy undoes the snapshot before it exits.
             String reply = box.client.nextReply(Duration.ofSeconds(60));
             assertTrue(reply.contains("QEMU"), reply);
-            assertEquals(3, box.proxy.awaitExit(Duration.ofSeconds(60)));
+            assertEquals(3, box.proxy.awaitExit(Duration.ofSeconds(60)), box.proxy.log());
             assertFalse(Files.exists(s0) || Files.exists(s1), "the overlays were deleted");
             assertTrue(box.proxy.log().contains("snapshot failed, undoing"), box.proxy.log());
             for (String disk : List.of("disk0", "disk1")) {

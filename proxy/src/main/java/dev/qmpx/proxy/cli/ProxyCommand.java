@@ -73,10 +73,15 @@ final class ProxyCommand {
         if (!ending.compareAndSet(false, true)) {
             return 0; // a signal is stopping the process; its hook ends it with status 0
         }
-        for (Running r : running) {
-            r.loop().close();
+        try {
+            for (Running r : running) {
+                r.loop().close();
+            }
+            allListeners.forEach(UnixListener::close);
+        } catch (RuntimeException e) {
+            // The status says why the proxy ends (QEMU went away); a failing cleanup must not hide it.
+            LOG.log(java.util.logging.Level.WARNING, "cleanup before exit failed", e);
         }
-        allListeners.forEach(UnixListener::close);
         LOG.info("proxy exits with status " + status);
         return status;
     }
