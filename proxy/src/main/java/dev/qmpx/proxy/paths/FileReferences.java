@@ -16,8 +16,7 @@ import java.util.Set;
  * qcow2 node's "file" child), with "read-only" inherited from the parent as QEMU does;</li>
  * <li>blockdev-create with the file driver: a new file;</li>
  * <li>drive-mirror, drive-backup (also as transaction actions): the target, a new file, or with
- * mode "existing" an existing one opened read-write;</li>
- * <li>blockdev-change-medium: the medium, read-only unless read-only-mode is "read-write".</li>
+ * mode "existing" an existing one opened read-write.</li>
  * </ul>
  * blockdev-snapshot-sync is orchestrated instead ({@code SnapshotRequest}). Paths that are already
  * /dev/fdset/N are the client's own sets and are left alone.
@@ -53,9 +52,6 @@ public final class FileReferences {
                     }
                 }
             }
-            case "blockdev-change-medium" -> add(arguments, "filename",
-                    "read-write".equals(arguments.path("read-only-mode").asText()) ? FileReference.Access.WRITE
-                            : FileReference.Access.READ, found);
             default -> {
             }
         }
