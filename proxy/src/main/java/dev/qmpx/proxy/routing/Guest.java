@@ -9,6 +9,7 @@ import dev.qmpx.proxy.downstream.ClientSession;
 import dev.qmpx.proxy.downstream.Peer;
 import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdsetIds;
+import dev.qmpx.proxy.fds.GetfdRecord;
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.paths.BrokerCalls;
 import dev.qmpx.proxy.paths.BrokeredFdsets;
@@ -118,7 +119,7 @@ public final class Guest implements UpstreamLink.Listener {
     private final FdsetIds fdsetIds = new FdsetIds();
     private final BrokeredFdsets brokeredFdsets = new BrokeredFdsets();
     private final SnapshotJournal snapshotJournal;
-    private final dev.qmpx.proxy.fds.GetfdRecord getfdRecord;
+    private final GetfdRecord getfdRecord;
     private boolean collectScheduled;
     /** Snapshots running on their threads: the process exits only after they have cleaned up. */
     private int orchestrations;
@@ -143,7 +144,7 @@ public final class Guest implements UpstreamLink.Listener {
         this.loop = loop;
         this.upstream = new UpstreamLink(loop, config.qemuSocket(), this);
         this.snapshotJournal = new SnapshotJournal(config.stateDir(), config.name());
-        this.getfdRecord = new dev.qmpx.proxy.fds.GetfdRecord(config.stateDir(), config.name());
+        this.getfdRecord = new GetfdRecord(config.stateDir(), config.name());
         this.brokerCalls = config.broker() == null ? null : new BrokerCalls(config.broker(),
                 java.time.Duration.ofMillis(config.brokerTimeoutMillis()), config.name());
     }
@@ -199,7 +200,7 @@ public final class Guest implements UpstreamLink.Listener {
     }
 
     /** The getfd names of this guest's clients, kept for a later proxy. Loop thread. */
-    public dev.qmpx.proxy.fds.GetfdRecord getfdRecord() {
+    public GetfdRecord getfdRecord() {
         return getfdRecord;
     }
 
@@ -484,11 +485,7 @@ public final class Guest implements UpstreamLink.Listener {
                 held.orchestrating = false;
                 orchestrations--;
                 if (state == State.GONE && orchestrations == 0) {
-                    if (orchestrations == 0) {
-                exit.complete(3);
-            } else {
-                LOG.info(config.name() + ": exiting once the snapshot in progress has been undone");
-            }
+                    exit.complete(3);
                 }
                 if (!wasExplicit && job == held) {
                     held.explicit = false;
@@ -946,12 +943,10 @@ public final class Guest implements UpstreamLink.Listener {
         if (config.reconnect()) {
             LOG.info(config.name() + ": --reconnect: waiting for QEMU to come back");
             loop.schedule(100, this::connectUpstream);
+        } else if (orchestrations == 0) {
+            exit.complete(3);
         } else {
-            if (orchestrations == 0) {
-                exit.complete(3);
-            } else {
-                LOG.info(config.name() + ": exiting once the snapshot in progress has been undone");
-            }
+            LOG.info(config.name() + ": exiting once the snapshot in progress has been undone");
         }
     }
 
