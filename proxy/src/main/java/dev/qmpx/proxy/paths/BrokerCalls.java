@@ -47,15 +47,34 @@ public final class BrokerCalls {
      */
     public void unlink(List<String> files, String guest) {
         workers.execute(() -> {
-            try (OpenHookClient broker = OpenHookClient.connect(hookSocket, timeout)) {
-                for (String file : files) {
-                    broker.unlink(file);
-                    LOG.info(guest + ": deleted " + file + ", created for a command QEMU refused");
-                }
-            } catch (IOException e) {
-                LOG.warning(guest + ": could not delete " + files + ", created for a command QEMU refused: " + e.getMessage());
+            List<String> left = unlinkNow(files, guest + ": created for a command QEMU refused,");
+            if (!left.isEmpty()) {
+                LOG.warning(guest + ": could not delete " + left + ", created for a command QEMU refused: the broker "
+                        + "at " + hookSocket + " is not reachable");
             }
         });
+    }
+
+    /**
+     * Deletes files the guest created through the broker, on the calling thread; a file the broker
+     * refuses to delete (not created by the guest, or not at all) is logged and left.
+     *
+     * @param context what the log lines say about the files
+     * @return the files the broker could not be reached for
+     */
+    public List<String> unlinkNow(List<String> files, String context) {
+        List<String> left = new ArrayList<>();
+        for (String file : files) {
+            try (OpenHookClient broker = OpenHookClient.connect(hookSocket, timeout)) {
+                broker.unlink(file);
+                LOG.info(context + " deleted " + file);
+            } catch (OpenHookClient.Denied denied) {
+                LOG.info(context + " left " + file + ": " + denied.getMessage());
+            } catch (IOException e) {
+                left.add(file);
+            }
+        }
+        return left;
     }
 
     /**
@@ -77,11 +96,13 @@ public final class BrokerCalls {
                     continue;
                 }
                 boolean create = reference.access() == FileReference.Access.CREATE;
-                for (int attempt = 0; ; attempt++) {
+                // Set when the answer was lost: until then the one retry may wait for a broker coming back.
+                long retryDeadline = 0;
+                while (true) {
                     boolean connected = false;
                     try {
                         if (broker == null) {
-                            broker = attempt == 0 ? OpenHookClient.connect(hookSocket, timeout) : reconnect();
+                            broker = retryDeadline == 0 ? OpenHookClient.connect(hookSocket, timeout) : reconnect(retryDeadline);
                         }
                         connected = true;
                         outcomes.add(new Opened(reference, broker.open(reference.path(),
@@ -92,9 +113,14 @@ public final class BrokerCalls {
                     } catch (IOException e) {
                         closeQuietly(broker);
                         broker = null;
-                        if (connected && !create && attempt == 0) {
+                        if (connected && !create && retryDeadline == 0) {
                             LOG.warning("the broker at " + hookSocket + " went away during the open of " + reference.path()
                                     + " (" + e.getMessage() + "); retrying it once");
+                            retryDeadline = System.nanoTime() + timeout.toNanos();
+                            continue;
+                        }
+                        if (retryDeadline != 0 && System.nanoTime() < retryDeadline) {
+                            // Still the one retry: the connection reached the dying broker's queue, not the new one.
                             continue;
                         }
                         if (connected && create) {
@@ -112,9 +138,8 @@ public final class BrokerCalls {
         });
     }
 
-    /** A new connection to a broker that is being restarted: tried until the timeout. */
-    private OpenHookClient reconnect() throws IOException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+    /** A new connection to a broker that is being restarted: tried until the deadline (System.nanoTime). */
+    private OpenHookClient reconnect(long deadline) throws IOException {
         long pause = 20;
         while (true) {
             try {
@@ -136,7 +161,7 @@ public final class BrokerCalls {
 
     /** The broker may have created the file before it went away: its unlink removes it only if so. */
     private void unlinkMaybeCreated(String path) {
-        try (OpenHookClient broker = reconnect()) {
+        try (OpenHookClient broker = reconnect(System.nanoTime() + timeout.toNanos())) {
             broker.unlink(path);
             LOG.info("deleted " + path + ", created by a broker that went away before answering");
         } catch (OpenHookClient.Denied denied) {
