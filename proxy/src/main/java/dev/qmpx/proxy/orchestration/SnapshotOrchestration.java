@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qmpx.proxy.fds.OpaqueTag;
 import dev.qmpx.proxy.fds.PendingFds;
 import dev.qmpx.proxy.paths.BrokerCalls;
 import dev.qmpx.proxy.paths.BrokeredFdsets;
@@ -189,23 +188,11 @@ public final class SnapshotOrchestration {
         if (!file.startsWith("/dev/fdset/")) {
             return file.startsWith("/") ? file : null;
         }
-        long id;
         try {
-            id = Long.parseLong(file.substring("/dev/fdset/".length()));
+            return BrokeredFdsets.taggedPath(fdsets, Long.parseLong(file.substring("/dev/fdset/".length())));
         } catch (NumberFormatException e) {
             return null;
         }
-        for (JsonNode set : fdsets) {
-            if (set.path("fdset-id").asLong() == id) {
-                for (JsonNode fd : set.path("fds")) {
-                    OpaqueTag tag = OpaqueTag.parse(fd.path("opaque").textValue());
-                    if (tag != null && tag.guestOwned()) {
-                        return tag.clientOpaque();
-                    }
-                }
-            }
-        }
-        return null;
     }
 
     private void prepare(SnapshotRequest.Target target, Base base) throws QmpSteps.StepFailed {

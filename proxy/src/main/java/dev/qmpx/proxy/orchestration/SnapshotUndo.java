@@ -2,8 +2,7 @@ package dev.qmpx.proxy.orchestration;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import dev.qmpx.broker.client.OpenHookClient;
-import dev.qmpx.proxy.fds.OpaqueTag;
+import dev.qmpx.proxy.paths.BrokeredFdsets;
 import dev.qmpx.proxy.routing.Guest;
 
 import java.io.IOException;
@@ -90,37 +89,16 @@ public final class SnapshotUndo {
     }
 
     private static boolean ours(JsonNode step, JsonNode fdsets) {
-        if (fdsets == null) {
-            return true;
-        }
-        for (JsonNode set : fdsets) {
-            if (set.path("fdset-id").asLong() == step.get("fdset").asLong()) {
-                for (JsonNode fd : set.path("fds")) {
-                    OpaqueTag tag = OpaqueTag.parse(fd.path("opaque").textValue());
-                    if (tag != null && tag.guestOwned() && step.path("file").asText().equals(tag.clientOpaque())) {
-                        return true;
-                    }
-                }
-            }
-        }
-        return false;
+        return fdsets == null
+                || step.path("file").asText().equals(BrokeredFdsets.taggedPath(fdsets, step.get("fdset").asLong()));
     }
 
-    /** Deletes the files through the broker; returns those it could not reach the broker for. */
+    /**
+     * Deletes the files through the broker; returns those it could not reach the broker for. A file
+     * the broker refuses was not created (the crash came before the broker did it) or is not ours.
+     */
     private static List<String> unlink(List<String> files, Guest guest) {
-        List<String> left = new ArrayList<>();
-        for (String file : files) {
-            try (OpenHookClient broker = OpenHookClient.connect(guest.brokerCalls().hookSocket(), guest.brokerCalls().timeout())) {
-                broker.unlink(file);
-                LOG.info(guest.config().name() + ": snapshot undo deleted " + file);
-            } catch (OpenHookClient.Denied denied) {
-                // Not created (the crash came before the broker did it), or not ours: nothing to undo.
-                LOG.info(guest.config().name() + ": snapshot undo leaves " + file + ": " + denied.getMessage());
-            } catch (IOException e) {
-                left.add(file);
-            }
-        }
-        return left;
+        return guest.brokerCalls().unlinkNow(files, guest.config().name() + ": snapshot undo");
     }
 
     private static void retry(List<String> files, Guest guest) {

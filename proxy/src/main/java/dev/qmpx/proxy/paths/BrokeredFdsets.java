@@ -25,7 +25,8 @@ import java.util.regex.Pattern;
  * thread only.
  */
 public final class BrokeredFdsets {
-    private static final Pattern FDSET_PATH = Pattern.compile("/dev/fdset/(\\d{1,18})(?!\\d)");
+    /** An fdset path inside any text (a filename, a json: name, an error text). */
+    static final Pattern FDSET_PATH = Pattern.compile("/dev/fdset/(\\d{1,18})(?!\\d)");
 
     private final Map<Long, String> paths = new HashMap<>();
     /** Pending sets and who is going to use them (a client session, an orchestration). */
@@ -71,13 +72,31 @@ public final class BrokeredFdsets {
     /** Learns the brokered sets QEMU already has (made by an earlier proxy) from query-fdsets. */
     public void learn(JsonNode fdsets) {
         for (JsonNode set : fdsets) {
-            for (JsonNode fd : set.path("fds")) {
-                OpaqueTag tag = OpaqueTag.parse(fd.path("opaque").textValue());
-                if (tag != null && tag.guestOwned() && tag.clientOpaque() != null) {
-                    paths.put(set.path("fdset-id").asLong(), tag.clientOpaque());
-                }
+            String path = taggedPath(set);
+            if (path != null) {
+                paths.put(set.path("fdset-id").asLong(), path);
             }
         }
+    }
+
+    /** The real path in the guest tag of set id in query-fdsets, or null when it has none. */
+    public static String taggedPath(JsonNode fdsets, long id) {
+        for (JsonNode set : fdsets) {
+            if (set.path("fdset-id").asLong() == id) {
+                return taggedPath(set);
+            }
+        }
+        return null;
+    }
+
+    private static String taggedPath(JsonNode set) {
+        for (JsonNode fd : set.path("fds")) {
+            OpaqueTag tag = OpaqueTag.parse(fd.path("opaque").textValue());
+            if (tag != null && tag.guestOwned() && tag.clientOpaque() != null) {
+                return tag.clientOpaque();
+            }
+        }
+        return null;
     }
 
     /**
@@ -86,8 +105,7 @@ public final class BrokeredFdsets {
      * query-fdsets before query-named-block-nodes: a set added in between is pending.
      */
     public List<Long> unused(JsonNode fdsets, JsonNode namedNodes) {
-        java.util.Set<Long> named = new java.util.HashSet<>();
-        collectNamed(namedNodes, named);
+        java.util.Set<Long> named = named(namedNodes);
         List<Long> unused = new ArrayList<>();
         for (JsonNode set : fdsets) {
             long id = set.path("fdset-id").asLong();
@@ -96,6 +114,13 @@ public final class BrokeredFdsets {
             }
         }
         return unused;
+    }
+
+    /** Every fdset id named anywhere in a reply (query-named-block-nodes: filenames, json: and backing names). */
+    public static java.util.Set<Long> named(JsonNode reply) {
+        java.util.Set<Long> named = new java.util.HashSet<>();
+        collectNamed(reply, named);
+        return named;
     }
 
     private static void collectNamed(JsonNode node, java.util.Set<Long> named) {

@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Block queries show the client the paths it named: /dev/fdset/N of a brokered set becomes the
@@ -24,7 +23,6 @@ import java.util.regex.Pattern;
 public final class HostPaths implements ReplyMapper {
     /** The queries whose answers name block nodes' files. */
     public static final Set<String> QUERIES = Set.of("query-block", "query-named-block-nodes", "x-debug-query-block-graph");
-    private static final Pattern FDSET_PATH = Pattern.compile("/dev/fdset/(\\d{1,18})(?!\\d)");
     private static final byte[] MARKER = "/dev/fdset/".getBytes(StandardCharsets.US_ASCII);
 
     private final BrokeredFdsets brokered;
@@ -62,7 +60,7 @@ public final class HostPaths implements ReplyMapper {
     private String mapText(String text) {
         // Inside a json: pseudo-filename a path is a JSON string of its own.
         boolean inJson = text.startsWith("json:");
-        Matcher m = FDSET_PATH.matcher(text);
+        Matcher m = BrokeredFdsets.FDSET_PATH.matcher(text);
         StringBuilder out = new StringBuilder();
         while (m.find()) {
             long id = Long.parseLong(m.group(1));

@@ -63,12 +63,7 @@ public final class TargetFdsets {
 
     /** The first of the sets that a node of query-named-block-nodes names, or null. */
     public static Long firstInUse(List<Long> upstreamTargets, JsonNode namedNodes) {
-        String text = namedNodes.toString();
-        for (long id : upstreamTargets) {
-            if (Pattern.compile("/dev/fdset/" + id + "(?!\\d)").matcher(text).find()) {
-                return id;
-            }
-        }
-        return null;
+        java.util.Set<Long> named = BrokeredFdsets.named(namedNodes);
+        return upstreamTargets.stream().filter(named::contains).findFirst().orElse(null);
     }
 }

@@ -825,13 +825,14 @@ public final class Guest implements UpstreamLink.Listener {
     private void route(JsonMessage message) {
         if (message.member("event") != null) {
             byte[] line = QmpWire.line(message);
-            if (isShutdownEvent(message)) {
+            String name = eventName(message);
+            if (name.equals("SHUTDOWN")) {
                 sawShutdown = true;
             }
             for (ClientSession session : List.copyOf(sessions)) {
                 session.deliverEvent(line);
             }
-            if (NODE_RELEASING_EVENTS.contains(eventName(message))) {
+            if (NODE_RELEASING_EVENTS.contains(name)) {
                 collectUnusedFdsetsSoon();
             }
             if (!eventWaiters.isEmpty()) {
@@ -892,10 +893,6 @@ public final class Guest implements UpstreamLink.Listener {
     /** The audit's result for a reply: "return" or QEMU's error class. */
     private static String result(JsonMessage reply) {
         return reply.member("error") != null ? reply.asTree().path("error").path("class").asText() : "return";
-    }
-
-    private static boolean isShutdownEvent(JsonMessage message) {
-        return eventName(message).equals("SHUTDOWN");
     }
 
     private static String eventName(JsonMessage message) {
