@@ -75,7 +75,7 @@ class BrokeredCommandsIT {
             Path backup = box.overlays.resolve("disk0.backup.qcow2");
             assertEquals("{\"return\": {}}", box.execute("{\"execute\": \"drive-backup\", \"arguments\": {\"job-id\": \"bk\", "
                     + "\"device\": \"disk0\", \"sync\": \"full\", \"format\": \"qcow2\", \"target\": \"" + backup + "\"}}"));
-            Await.until("the backup job is over", TIMEOUT, () -> !query(box, "query-block-jobs").contains("\"bk\""));
+            Await.until("the backup job is over", TIMEOUT, () -> !box.query("query-block-jobs").contains("\"bk\""));
             assertEquals(0, new ProcessBuilder("qemu-img", "check", "-q", backup.toString()).inheritIO().start().waitFor());
             assertFalse(backingChain(backup).contains("backing file"), "a full backup stands alone");
 
@@ -89,7 +89,7 @@ class BrokeredCommandsIT {
             Path created = box.overlays.resolve("new.raw");
             assertEquals("{\"return\": {}}", box.execute("{\"execute\": \"blockdev-create\", \"arguments\": {\"job-id\": \"cr\", "
                     + "\"options\": {\"driver\": \"file\", \"filename\": \"" + created + "\", \"size\": 1048576}}}"));
-            Await.until("the create job concluded", TIMEOUT, () -> query(box, "query-jobs").contains("\"status\": \"concluded\""));
+            Await.until("the create job concluded", TIMEOUT, () -> box.query("query-jobs").contains("\"status\": \"concluded\""));
             assertTrue(box.execute("{\"execute\": \"job-dismiss\", \"arguments\": {\"id\": \"cr\"}}").startsWith("{\"return\""));
             assertEquals(1048576, Files.size(created));
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(created)));
@@ -103,7 +103,7 @@ class BrokeredCommandsIT {
                     + "\"options\": {\"driver\": \"file\", \"filename\": \"" + refusedByQemu + "\", \"size\": \"big\"}}}");
             assertTrue(qemuError.contains("Parameter 'options.size' expects uint64"), qemuError);
             Await.until("the refused command's file deleted", TIMEOUT, () -> !Files.exists(refusedByQemu));
-            Await.until("its fdset removed", TIMEOUT, () -> !query(box, "query-fdsets").contains(refusedByQemu.toString()));
+            Await.until("its fdset removed", TIMEOUT, () -> !box.query("query-fdsets").contains(refusedByQemu.toString()));
         }
     }
 
@@ -124,7 +124,7 @@ class BrokeredCommandsIT {
             assertTrue(box.execute("{\"execute\": \"query-block\"}").length() > 0);
             assertTrue(box.execute("{\"execute\": \"query-named-block-nodes\"}").contains("\"file\": \"" + extra + "\""));
             assertEquals("{\"return\": {}}", box.execute("{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"extra\"}}"));
-            Await.until("the node's fdset removed with it", TIMEOUT, () -> !query(box, "query-fdsets").contains(extra.toString()));
+            Await.until("the node's fdset removed with it", TIMEOUT, () -> !box.query("query-fdsets").contains(extra.toString()));
             assertTrue(box.fdsets().contains(box.images.resolve("disk0.qcow2").toString()), "other nodes' sets stay");
         }
     }
@@ -161,14 +161,6 @@ class BrokeredCommandsIT {
     private static String sync(String node, Path file, String overlay, String extra) {
         return "{\"type\": \"blockdev-snapshot-sync\", \"data\": {\"node-name\": \"" + node + "\", \"snapshot-file\": \"" + file
                 + "\", \"snapshot-node-name\": \"" + overlay + "\"" + extra + "}}";
-    }
-
-    private static String query(Sandbox box, String command) {
-        try {
-            return box.direct.execute("{\"execute\": \"" + command + "\"}", TIMEOUT);
-        } catch (java.io.IOException e) {
-            throw new AssertionError(e);
-        }
     }
 
     static String backingChain(Path image) throws Exception {

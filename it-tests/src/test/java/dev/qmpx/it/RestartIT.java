@@ -49,7 +49,7 @@ class RestartIT {
             System.out.println("proxy restart: " + gapMillis + " ms from start to a negotiated client");
             assertTrue(box.execute("{\"execute\": \"query-status\"}").contains("\"running\": true"));
             // The disks' sets (the guest's) are kept; the dead client's set and getfd fd are gone.
-            Await.until("only the guest's fdsets left", TIMEOUT, () -> fdsets(box).equals(fdsetsBefore));
+            Await.until("only the guest's fdsets left", TIMEOUT, () -> box.fdsets().equals(fdsetsBefore));
             Await.until("QEMU back to its fd baseline", TIMEOUT, () -> ProcFds.count(box.qemu.pid()) == qemuBaseline);
             // The disks still work and show their real paths to the new proxy's clients.
             String nodes = box.execute("{\"execute\": \"query-named-block-nodes\"}");
@@ -86,14 +86,6 @@ class RestartIT {
             // The restarted broker kept the whitelist and still serves the guest.
             assertEquals("{\"return\": {}}", box.execute("{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"extra\"}}"));
             assertFalse(box.broker.log().contains("SEVERE"), box.broker.log());
-        }
-    }
-
-    private static String fdsets(Sandbox box) {
-        try {
-            return box.fdsets();
-        } catch (Exception e) {
-            throw new AssertionError(e);
         }
     }
 }

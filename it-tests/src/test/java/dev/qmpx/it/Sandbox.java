@@ -99,12 +99,36 @@ final class Sandbox implements AutoCloseable {
                 Duration.ofSeconds(60));
     }
 
-    String graph() throws Exception {
-        return direct.execute("{\"execute\": \"query-named-block-nodes\"}", TIMEOUT);
+    /** A query on QEMU's own second monitor, which shows what QEMU itself has. */
+    String query(String command) {
+        try {
+            return direct.execute("{\"execute\": \"" + command + "\"}", TIMEOUT);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
     }
 
-    String fdsets() throws Exception {
-        return direct.execute("{\"execute\": \"query-fdsets\"}", TIMEOUT);
+    String graph() {
+        return query("query-named-block-nodes");
+    }
+
+    String fdsets() {
+        return query("query-fdsets");
+    }
+
+    /** QEMU's and the proxy's logs, for a failure message. */
+    String diagnostics() {
+        try {
+            return "\n--- QEMU log:\n" + qemu.log() + "\n--- proxy log:\n" + proxy.log();
+        } catch (java.io.IOException e) {
+            return "\n(logs unreadable: " + e + ")";
+        }
+    }
+
+    /** The node names in a query-named-block-nodes reply, sorted. */
+    static List<String> nodeNames(String graph) {
+        return java.util.regex.Pattern.compile("\"node-name\": \"([^\"]+)\"").matcher(graph).results()
+                .map(r -> r.group(1)).sorted().toList();
     }
 
     @Override

@@ -30,7 +30,7 @@ class SnapshotCrashIT {
     @Test
     void aProxyKilledAfterAnyJournalRecordIsUndoneOrFinishedByTheNextProxy() throws Exception {
         try (Sandbox box = new Sandbox()) {
-            List<String> nodesBefore = nodeNames(box.graph());
+            List<String> nodesBefore = Sandbox.nodeNames(box.graph());
             String fdsetsBefore = box.fdsets();
             int qemuFdsBefore = ProcFds.count(box.qemu.pid());
             for (int record = 1; record <= COMMITTED_RECORD; record++) {
@@ -42,8 +42,8 @@ class SnapshotCrashIT {
                 assertTrue(box.execute("{\"execute\": \"query-status\"}").contains("\"running\": true"));
                 assertFalse(Files.exists(box.dir.resolve("state/qmp.snapshot-journal")), "journal gone after record " + record);
                 if (record < COMMITTED_RECORD) {
-                    assertEquals(nodesBefore, nodeNames(box.graph()), "graph after record " + record);
-                    Await.until("fdsets as before after record " + record, TIMEOUT, () -> fdsets(box).equals(fdsetsBefore));
+                    assertEquals(nodesBefore, Sandbox.nodeNames(box.graph()), "graph after record " + record);
+                    Await.until("fdsets as before after record " + record, TIMEOUT, () -> box.fdsets().equals(fdsetsBefore));
                     Await.until("QEMU's fd count as before after record " + record, TIMEOUT,
                             () -> ProcFds.count(box.qemu.pid()) == qemuFdsBefore);
                     try (var files = Files.list(box.overlays)) {
@@ -126,18 +126,5 @@ class SnapshotCrashIT {
 
     private static void signal(long pid, String signal) throws Exception {
         assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start().waitFor());
-    }
-
-    private static String fdsets(Sandbox box) {
-        try {
-            return box.fdsets();
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static List<String> nodeNames(String graph) {
-        return java.util.regex.Pattern.compile("\"node-name\": \"([^\"]+)\"").matcher(graph).results()
-                .map(r -> r.group(1)).sorted().toList();
     }
 }

@@ -61,22 +61,22 @@ class SnapshotIT {
             Path first = box.overlays.resolve("first.qcow2");
             // The broker refuses the second target (outside the whitelist).
             String refused = box.snapshot("disk0", first.toString(), "disk1", box.dir.resolve("elsewhere.qcow2").toString());
-            assertTrue(refused.contains("qmpx: snapshot failed, nothing changed: qmpx broker refused"), refused);
+            assertTrue(refused.contains("qmpx: snapshot failed, nothing changed: qmpx broker refused"), () -> refused + box.diagnostics());
             assertUnchanged(box, graphBefore, fdsetsBefore, first);
             // The second target already exists: it is left untouched.
             Path existing = Files.writeString(box.overlays.resolve("existing.qcow2"), "pre-existing data");
             String exists = box.snapshot("disk0", first.toString(), "disk1", existing.toString());
-            assertTrue(exists.contains("exists (create is exclusive and never truncates)"), exists);
+            assertTrue(exists.contains("exists (create is exclusive and never truncates)"), () -> exists + box.diagnostics());
             assertEquals("pre-existing data", Files.readString(existing));
             assertUnchanged(box, graphBefore, fdsetsBefore, first);
             // A target that is an image in use is refused before anything is made.
             String inUse = box.snapshot("disk0", box.images.resolve("disk1.qcow2").toString());
-            assertTrue(inUse.contains("is in use by node"), inUse);
+            assertTrue(inUse.contains("is in use by node"), () -> inUse + box.diagnostics());
             assertUnchanged(box, graphBefore, fdsetsBefore, first);
             // The transaction itself fails (a node that is not a format node): everything prepared is undone.
             String txFails = box.snapshot("disk0", first.toString(), box.graph().contains("\"node-name\": \"#block") ? autoNode(box) : "disk1",
                     box.overlays.resolve("second.qcow2").toString());
-            assertTrue(txFails.contains("snapshot failed, nothing changed"), txFails);
+            assertTrue(txFails.contains("snapshot failed, nothing changed"), () -> txFails + box.diagnostics());
             assertUnchanged(box, graphBefore, fdsetsBefore, first);
             assertFalse(Files.exists(box.overlays.resolve("second.qcow2")));
             // The guest ran throughout, and a correct snapshot still works afterwards.
@@ -112,22 +112,11 @@ class SnapshotIT {
     }
 
     private static void assertUnchanged(Sandbox box, String graphBefore, String fdsetsBefore, Path created) throws Exception {
-        assertEquals(nodeNames(graphBefore), nodeNames(box.graph()));
-        Await.until("fdsets as before", TIMEOUT, () -> {
-            try {
-                return box.fdsets().equals(fdsetsBefore);
-            } catch (Exception e) {
-                throw new AssertionError(e);
-            }
-        });
+        assertEquals(Sandbox.nodeNames(graphBefore), Sandbox.nodeNames(box.graph()));
+        Await.until("fdsets as before", TIMEOUT, () -> box.fdsets().equals(fdsetsBefore));
         assertFalse(Files.exists(created), created + " was deleted again");
         try (var files = Files.list(box.overlays)) {
             assertTrue(files.allMatch(f -> f.getFileName().toString().equals("existing.qcow2")), "no stray overlay files");
         }
-    }
-
-    private static List<String> nodeNames(String graph) {
-        return java.util.regex.Pattern.compile("\"node-name\": \"([^\"]+)\"").matcher(graph).results()
-                .map(r -> r.group(1)).sorted().toList();
     }
 }

@@ -6,11 +6,14 @@ import dev.qmpx.broker.lock.LockManagerProvider;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchService;
 
 /**
  * A fault-injection lock manager for tests: while the file {@code LOCKSPACE/stall} exists, acquire
- * writes {@code LOCKSPACE/stalled} and does not return, so a broker request hangs in the middle
- * (the test then kills the broker there). Grants everything otherwise.
+ * writes {@code LOCKSPACE/stalled} and waits (on an inotify watch) for the marker to be deleted, so
+ * a broker request hangs in the middle (the test then kills the broker there). Grants everything
+ * otherwise.
  */
 public final class StallingLockManager implements LockManagerProvider {
     @Override
@@ -25,13 +28,15 @@ public final class StallingLockManager implements LockManagerProvider {
         return new LockManager() {
             @Override
             public void acquire(String guest, String path, boolean exclusive) {
-                try {
-                    Files.createDirectories(context.lockspace());
-                    if (Files.exists(stall)) {
-                        Files.writeString(stalled, path);
-                    }
+                if (!Files.exists(stall)) {
+                    return;
+                }
+                // The simulated hang: until the test deletes the marker (or kills the broker).
+                try (WatchService deletions = context.lockspace().getFileSystem().newWatchService()) {
+                    context.lockspace().register(deletions, StandardWatchEventKinds.ENTRY_DELETE);
+                    Files.writeString(stalled, path);
                     while (Files.exists(stall)) {
-                        Thread.sleep(10); // the simulated hang itself, until the test lifts it or kills the broker
+                        deletions.take().reset();
                     }
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
