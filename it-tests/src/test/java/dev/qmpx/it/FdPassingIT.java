@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -104,7 +105,7 @@ class FdPassingIT {
     void aDepartingClientsFdsAreClosedAndItsFdsetsRemovedUnlessInUse() throws Exception {
         try (GuestFixture guest = GuestFixture.start(); QmpClient direct = guest.directClient()) {
             Path image = qcow2(guest.dir.resolve("used.qcow2"));
-            int qemuBaseline = ProcFds.count(guest.qemu.pid());
+            Map<Integer, String> qemuBaseline = ProcFds.targets(guest.qemu.pid());
             QmpClient leaver = guest.client();
             try (RandomAccessFile used = new RandomAccessFile(image.toFile(), "rw");
                  FileOutputStream unused = new FileOutputStream(guest.dir.resolve("unused").toFile());
@@ -122,12 +123,12 @@ class FdPassingIT {
             Await.until("fdset cleanup", TIMEOUT, () -> query(direct).matches(
                     "\\{\"return\": \\[\\{\"fds\": \\[\\], \"fdset-id\": \\d+}]}"));
             // Left in QEMU: the node's own dup of the image (what a direct monitor would leave too).
-            Await.until("QEMU closed the client's fds", TIMEOUT, () -> ProcFds.count(guest.qemu.pid()) == qemuBaseline + 1);
+            Await.until("QEMU closed the client's fds", TIMEOUT, () -> ProcFds.count(guest.qemu.pid()) == qemuBaseline.size() + 1);
             try (QmpClient other = guest.client()) {
                 assertEquals("{\"return\": {}}", other.execute("{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"in-use\"}}", TIMEOUT));
             }
             Await.until("the emptied set to disappear with its last user", TIMEOUT, () -> query(direct).equals("{\"return\": []}"));
-            Await.until("QEMU back to its fd baseline", TIMEOUT, () -> ProcFds.count(guest.qemu.pid()) == qemuBaseline);
+            ProcFds.awaitCount("QEMU", guest.qemu.pid(), qemuBaseline, TIMEOUT);
         }
     }
 
@@ -250,12 +251,15 @@ class FdPassingIT {
             Files.writeString(file, "x");
             cycles(guest, file, 0, 20);
             Await.until("warm-up cleanup", TIMEOUT, () -> query(direct).equals("{\"return\": []}"));
-            int proxyBaseline = guest.proxy.fdCount();
-            int qemuBaseline = ProcFds.count(guest.qemu.pid());
+            // The baseline is taken once the proxy has closed every warm-up client's socket.
+            guest.proxy.awaitClientsGone(20);
+            Map<Integer, String> proxyBaseline = ProcFds.targets(guest.proxy.pid());
+            Map<Integer, String> qemuBaseline = ProcFds.targets(guest.qemu.pid());
             cycles(guest, file, 20, 1000);
+            guest.proxy.awaitClientsGone(1000);
             Await.until("QEMU's fdsets all removed", Duration.ofSeconds(60), () -> query(direct).equals("{\"return\": []}"));
-            Await.until("QEMU back to its fd baseline " + qemuBaseline, TIMEOUT, () -> ProcFds.count(guest.qemu.pid()) == qemuBaseline);
-            Await.until("proxy back to its fd baseline " + proxyBaseline, TIMEOUT, () -> count(guest.proxy) == proxyBaseline);
+            ProcFds.awaitCount("QEMU", guest.qemu.pid(), qemuBaseline, TIMEOUT);
+            ProcFds.awaitCount("the proxy", guest.proxy.pid(), proxyBaseline, TIMEOUT);
         }
     }
 
@@ -369,9 +373,5 @@ class FdPassingIT {
 
     private static int count(String text, String part) {
         return text.split(Pattern.quote(part), -1).length - 1;
-    }
-
-    private static int count(ProxyProcess proxy) {
-        return ProcFds.count(proxy.pid());
     }
 }

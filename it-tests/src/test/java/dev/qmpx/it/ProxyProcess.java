@@ -78,18 +78,30 @@ final class ProxyProcess implements AutoCloseable {
         Await.until("proxy log line containing '" + text + "'", timeout, () -> log().contains(text));
     }
 
+    /**
+     * Waits until the proxy has logged exactly this many client connections and as many
+     * disconnections: every client so far has come and gone, its socket closed by the proxy.
+     */
+    void awaitClientsGone(int clients) {
+        Await.until(clients + " clients connected and disconnected", Duration.ofSeconds(60), () -> {
+            String text = log();
+            return occurrences(text, " connected (") == clients && occurrences(text, " disconnected (") == clients;
+        });
+    }
+
+    private static int occurrences(String text, String part) {
+        int n = 0;
+        for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
     int awaitExit(Duration timeout) throws InterruptedException {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             throw new AssertionError("proxy did not exit within " + timeout.toMillis() + " ms; log:\n" + log());
         }
         return process.exitValue();
-    }
-
-    /** Open file descriptors of the proxy process. */
-    int fdCount() throws IOException {
-        try (var fds = Files.list(Path.of("/proc/" + pid() + "/fd"))) {
-            return (int) fds.count();
-        }
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -139,13 +140,13 @@ class ProxyResilienceIT {
             for (int i = 0; i < 20; i++) {
                 cycle(guest, i);
             }
-            awaitAllDisconnected(guest, 20);
-            int baseline = guest.proxy.fdCount();
+            guest.proxy.awaitClientsGone(20);
+            Map<Integer, String> baseline = ProcFds.targets(guest.proxy.pid());
             for (int i = 0; i < 1000; i++) {
                 cycle(guest, i);
             }
-            awaitAllDisconnected(guest, 1020);
-            assertEquals(baseline, guest.proxy.fdCount(), "proxy fds after 1000 client cycles");
+            guest.proxy.awaitClientsGone(1020);
+            ProcFds.awaitCount("the proxy after 1000 client cycles", guest.proxy.pid(), baseline, TIMEOUT);
             try (QmpClient client = guest.client()) {
                 assertEquals("{\"return\": {}, \"id\": 1}", client.execute("{\"execute\": \"query-name\", \"id\": 1}", TIMEOUT));
             }
@@ -172,21 +173,6 @@ class ProxyResilienceIT {
     }
 
     /** The proxy logs each client's connect and disconnect; all of them have happened. */
-    private static void awaitAllDisconnected(GuestFixture guest, int clients) {
-        Await.until(clients + " clients connected and disconnected", Duration.ofSeconds(60), () -> {
-            String log = guest.proxy.log();
-            return occurrences(log, " connected (") == clients && occurrences(log, " disconnected (") == clients;
-        });
-    }
-
-    private static int occurrences(String text, String part) {
-        int n = 0;
-        for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
-            n++;
-        }
-        return n;
-    }
-
     @Test
     void badOptionsAndSocketsAreRefusedWithExitStatusTwo() throws Exception {
         try (WorkDir dir = new WorkDir(); QemuProcess qemu = QemuProcess.start(dir.path, List.of())) {

@@ -25,7 +25,7 @@ class RestartIT {
     void aKilledProxyIsReplacedWithoutDisturbingTheGuestAndItsClientsLeaveNothingBehind() throws Exception {
         try (Sandbox box = new Sandbox()) {
             String fdsetsBefore = box.fdsets();
-            int qemuBaseline = ProcFds.count(box.qemu.pid());
+            Map<Integer, String> qemuBaseline = ProcFds.targets(box.qemu.pid());
             QmpClient other = QmpClient.negotiated(box.listen, TIMEOUT);
             Path scratch = Files.writeString(box.dir.resolve("scratch"), "x");
             try (RandomAccessFile a = new RandomAccessFile(scratch.toFile(), "rw");
@@ -35,7 +35,7 @@ class RestartIT {
                 other.sendWithFds("{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"spare\"}}", b.getFD());
                 assertEquals("{\"return\": {}}", other.nextReply(TIMEOUT));
             }
-            assertEquals(qemuBaseline + 2, ProcFds.count(box.qemu.pid()));
+            assertEquals(qemuBaseline.size() + 2, ProcFds.count(box.qemu.pid()));
 
             box.proxy.process.destroyForcibly();
             box.proxy.process.waitFor();
@@ -50,7 +50,7 @@ class RestartIT {
             assertTrue(box.execute("{\"execute\": \"query-status\"}").contains("\"running\": true"));
             // The disks' sets (the guest's) are kept; the dead client's set and getfd fd are gone.
             Await.until("only the guest's fdsets left", TIMEOUT, () -> box.fdsets().equals(fdsetsBefore));
-            Await.until("QEMU back to its fd baseline", TIMEOUT, () -> ProcFds.count(box.qemu.pid()) == qemuBaseline);
+            ProcFds.awaitCount("QEMU", box.qemu.pid(), qemuBaseline, TIMEOUT);
             // The disks still work and show their real paths to the new proxy's clients.
             String nodes = box.execute("{\"execute\": \"query-named-block-nodes\"}");
             assertTrue(nodes.contains("\"file\": \"" + box.images.resolve("disk0.qcow2") + "\""), nodes);

@@ -32,7 +32,7 @@ class SnapshotCrashIT {
         try (Sandbox box = new Sandbox()) {
             List<String> nodesBefore = Sandbox.nodeNames(box.graph());
             String fdsetsBefore = box.fdsets();
-            int qemuFdsBefore = ProcFds.count(box.qemu.pid());
+            Map<Integer, String> qemuFdsBefore = ProcFds.targets(box.qemu.pid());
             for (int record = 1; record <= COMMITTED_RECORD; record++) {
                 Path s0 = box.overlays.resolve("r" + record + "-disk0.qcow2");
                 Path s1 = box.overlays.resolve("r" + record + "-disk1.qcow2");
@@ -44,8 +44,7 @@ class SnapshotCrashIT {
                 if (record < COMMITTED_RECORD) {
                     assertEquals(nodesBefore, Sandbox.nodeNames(box.graph()), "graph after record " + record);
                     Await.until("fdsets as before after record " + record, TIMEOUT, () -> box.fdsets().equals(fdsetsBefore));
-                    Await.until("QEMU's fd count as before after record " + record, TIMEOUT,
-                            () -> ProcFds.count(box.qemu.pid()) == qemuFdsBefore);
+                    ProcFds.awaitCount("QEMU after record " + record, box.qemu.pid(), qemuFdsBefore, TIMEOUT);
                     try (var files = Files.list(box.overlays)) {
                         assertEquals(List.of(), files.toList(), "no stray files after record " + record);
                     }
