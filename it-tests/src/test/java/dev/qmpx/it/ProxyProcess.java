@@ -97,6 +97,24 @@ final class ProxyProcess implements AutoCloseable {
         return n;
     }
 
+    /**
+     * The port a network listener (--listen-tls, --listen-ws, --insecure-listen; given with port 0
+     * so that tests never collide) was bound to, from the proxy's log.
+     *
+     * @param listener the listener's name, e.g. {@code tls:127.0.0.1:0}
+     */
+    int awaitPort(String listener) {
+        java.util.regex.Pattern line = java.util.regex.Pattern.compile(
+                "network listener " + java.util.regex.Pattern.quote(listener) + " accepting on \\S+:(\\d+)");
+        Await.until("network listener " + listener, Duration.ofSeconds(30),
+                () -> !process.isAlive() || line.matcher(log()).find());
+        java.util.regex.Matcher found = line.matcher(log());
+        if (!found.find()) {
+            throw new AssertionError("proxy exited before listening on " + listener + ":\n" + log());
+        }
+        return Integer.parseInt(found.group(1));
+    }
+
     int awaitExit(Duration timeout) throws InterruptedException {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             throw new AssertionError("proxy did not exit within " + timeout.toMillis() + " ms; log:\n" + log());

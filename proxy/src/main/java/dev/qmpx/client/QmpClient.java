@@ -9,6 +9,7 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -18,11 +19,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A blocking QMP client over a unix socket, line by line, with SCM_RIGHTS. For tools, the demo and
+ * A blocking QMP client over a unix socket, line by line, with SCM_RIGHTS (or over any connected
+ * {@link Socket}, such as TCP to the network front end, without fds). For tools, the demo and
  * tests; one thread uses an instance at a time.
  */
 public final class QmpClient implements Closeable {
-    private final AFUNIXSocket socket;
+    private final Socket socket;
     private final InputStream in;
     private final OutputStream out;
     private final byte[] buffer = new byte[64 * 1024];
@@ -31,7 +33,7 @@ public final class QmpClient implements Closeable {
     private final List<String> events = new ArrayList<>();
     private String greeting;
 
-    private QmpClient(AFUNIXSocket socket) throws IOException {
+    private QmpClient(Socket socket) throws IOException {
         this.socket = socket;
         this.in = socket.getInputStream();
         this.out = socket.getOutputStream();
@@ -44,11 +46,19 @@ public final class QmpClient implements Closeable {
 
     /** Connects and reads the greeting. */
     public static QmpClient connect(Path path, Duration timeout) throws IOException {
-        QmpClient client = open(path);
+        return greeted(open(path), path.toString(), timeout);
+    }
+
+    /** Takes over a connected socket and reads the greeting. */
+    public static QmpClient connect(Socket socket, Duration timeout) throws IOException {
+        return greeted(new QmpClient(socket), String.valueOf(socket.getRemoteSocketAddress()), timeout);
+    }
+
+    private static QmpClient greeted(QmpClient client, String from, Duration timeout) throws IOException {
         try {
             client.greeting = client.readLine(timeout);
             if (client.greeting == null || !client.greeting.startsWith("{\"QMP\"")) {
-                throw new IOException("expected a QMP greeting from " + path + ", got: " + client.greeting);
+                throw new IOException("expected a QMP greeting from " + from + ", got: " + client.greeting);
             }
             return client;
         } catch (IOException e) {
@@ -59,7 +69,11 @@ public final class QmpClient implements Closeable {
 
     /** Connects, reads the greeting and negotiates capabilities. */
     public static QmpClient negotiated(Path path, Duration timeout) throws IOException {
-        QmpClient client = connect(path, timeout);
+        return negotiated(connect(path, timeout), timeout);
+    }
+
+    /** Negotiates capabilities on a connected, greeted client. */
+    public static QmpClient negotiated(QmpClient client, Duration timeout) throws IOException {
         String reply = client.execute("{\"execute\": \"qmp_capabilities\"}", timeout);
         if (!reply.equals("{\"return\": {}}")) {
             client.close();
@@ -83,7 +97,10 @@ public final class QmpClient implements Closeable {
 
     /** Sends text with descriptors in the same sendmsg. */
     public void sendWithFds(String text, FileDescriptor... fds) throws IOException {
-        socket.setOutboundFileDescriptors(fds);
+        if (!(socket instanceof AFUNIXSocket unix)) {
+            throw new IOException("file descriptors need a unix socket");
+        }
+        unix.setOutboundFileDescriptors(fds);
         send(text);
     }
 

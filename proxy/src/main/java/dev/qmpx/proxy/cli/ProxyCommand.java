@@ -6,9 +6,13 @@ import dev.qmpx.broker.cli.UsageException;
 import dev.qmpx.broker.wire.SocketFiles;
 import dev.qmpx.proxy.downstream.UnixListener;
 import dev.qmpx.proxy.logging.OneLineFormatter;
+import dev.qmpx.proxy.metrics.MetricsEndpoint;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import dev.qmpx.proxy.loop.EventLoop;
+import dev.qmpx.proxy.remote.RemoteFrontEnd;
 import dev.qmpx.proxy.routing.Guest;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -53,10 +57,22 @@ final class ProxyCommand {
             allListeners.forEach(UnixListener::close);
             throw new UsageException(e.getMessage());
         }
+        if (options.metrics() != null) {
+            try {
+                HTTPServer server = MetricsEndpoint.start(options.metrics(), options.registry().registry());
+                LOG.info("metrics at http://" + options.metrics().host() + ":" + server.getPort() + "/metrics");
+            } catch (IOException e) {
+                allListeners.forEach(UnixListener::close);
+                throw new UsageException("--metrics " + options.metrics().host() + ":" + options.metrics().port()
+                        + ": " + e.getMessage());
+            }
+        }
+        Closeable frontEnd = startRemote(options, running, allListeners);
         // Installed before anything listens, so a SIGTERM at any later moment is a clean stop.
         java.util.concurrent.atomic.AtomicBoolean ending = new java.util.concurrent.atomic.AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             allListeners.forEach(UnixListener::close);
+            closeRemote(frontEnd);
             // Whoever claims the exit first owns its status: here a signal (SIGTERM, SIGINT), a
             // requested stop, so 0 (the JVM would report 143); in main, QEMU going away.
             if (ending.compareAndSet(false, true)) {
@@ -78,12 +94,41 @@ final class ProxyCommand {
                 r.loop().close();
             }
             allListeners.forEach(UnixListener::close);
+            closeRemote(frontEnd);
         } catch (RuntimeException e) {
             // The status says why the proxy ends (QEMU went away); a failing cleanup must not hide it.
             LOG.log(java.util.logging.Level.WARNING, "cleanup before exit failed", e);
         }
         LOG.info("proxy exits with status " + status);
         return status;
+    }
+
+    /**
+     * The network front end (gateway module) when a network listener is given; it binds now, so a
+     * port in use or unreadable TLS material is a usage error before any guest starts.
+     */
+    private static Closeable startRemote(ProxyOptions options, List<Running> running, List<UnixListener> listeners)
+            throws UsageException {
+        if (options.remote() == null) {
+            return () -> { };
+        }
+        try {
+            return RemoteFrontEnd.load().start(options.remote(), running.stream().map(Running::guest).toList());
+        } catch (UsageException e) {
+            listeners.forEach(UnixListener::close);
+            throw e;
+        } catch (IOException e) {
+            listeners.forEach(UnixListener::close);
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    private static void closeRemote(Closeable frontEnd) {
+        try {
+            frontEnd.close();
+        } catch (IOException e) {
+            LOG.log(java.util.logging.Level.FINE, "closing the network front end", e);
+        }
     }
 
     private static void start(Running r) throws IOException {

@@ -3,8 +3,11 @@ package dev.qmpx.proxy.cli;
 import dev.qmpx.broker.cli.Arguments;
 import dev.qmpx.broker.cli.UsageException;
 
+import dev.qmpx.proxy.metrics.MetricsEndpoint;
+import dev.qmpx.proxy.metrics.ProxyMetrics;
 import dev.qmpx.proxy.policy.CommandAudit;
 import dev.qmpx.proxy.policy.Policy;
+import dev.qmpx.proxy.remote.RemoteOptions;
 import dev.qmpx.proxy.routing.GuestConfig;
 
 import java.io.FileOutputStream;
@@ -16,7 +19,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The options of {@code qmpx proxy}: one guest from the command line, or several from --config. */
-record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose) {
+record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, MetricsEndpoint.Address metrics,
+                    ProxyMetrics registry, RemoteOptions remote) {
 
     /** One guest and the sockets its clients connect to. */
     record GuestSpec(GuestConfig config, List<Path> listenPaths, List<Integer> listenFds) {
@@ -89,7 +93,38 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose) 
               --job-command-timeout SECONDS
                                        Reply timeout of commands that start a QEMU job (migrate,
                                        blockdev-backup, ...; default 600).
+              --metrics [HOST:]PORT    Serve Prometheus metrics at http://HOST:PORT/metrics
+                                       (HOST defaults to 127.0.0.1; port 0 picks a free one, which
+                                       the log names): commands by guest, name and result with
+                                       latency histograms, per-client counters, events, clients,
+                                       job waits, fds received and passed, broker requests.
               --verbose                Log every frame with the client it belongs to.
+
+            Network front end (the gateway module; see the README for the policy rules):
+              --listen-tls HOST:PORT   QMP over TLS 1.3, one JSON message per line (repeatable).
+                                       The client names its guest with TLS SNI: the guest's
+                                       name or NAME.any.domain (optional with one guest).
+              --listen-ws HOST:PORT    QMP over WebSocket on the same TLS, one message per text
+                                       frame, at wss://HOST:PORT/qmp/GUEST (/qmp with one
+                                       guest), and the status page at https://HOST:PORT/
+                                       (repeatable).
+              --insecure-listen 127.0.0.1:PORT
+                                       Plain TCP QMP without TLS or authentication, loopback
+                                       addresses only, one guest only (repeatable).
+              --tls-cert FILE          The server's certificate chain (PEM).
+              --tls-key FILE           Its private key (PEM, unencrypted PKCS#8).
+              --tls-ca FILE            CA certificates that sign client certificates (PEM).
+              --tls-client-auth required|optional
+                                       required (default): every TLS client presents a
+                                       certificate the CA signed. optional: WebSocket and page
+                                       clients without one present a bearer token instead
+                                       (Authorization: Bearer, or the page's cookie).
+              --tls-min-version 1.3|1.2
+                                       Also offer TLS 1.2 with 1.2 (default 1.3 only).
+              --tls-handshake-timeout SECONDS
+                                       A TLS handshake not done by then is dropped (default 10).
+              Network clients get roles from --policy rules on the certificate's "subject" or
+              "san", or on "token-sha256"; getfd and add-fd are refused (fds cannot cross TCP).
               -h, --help               This text.
 
             Exit status: 0 after SIGTERM, 2 for bad options, sockets or config, 3 when QEMU went
@@ -120,6 +155,8 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose) 
         long brokerTimeout = 30_000;
         Path stateDir = GuestConfig.defaultStateDir();
         Path configFile = null;
+        MetricsEndpoint.Address metrics = null;
+        RemoteOptions.Builder remote = new RemoteOptions.Builder();
         List<Path> paths = new ArrayList<>();
         List<Integer> fds = new ArrayList<>();
         while (a.hasNext()) {
@@ -144,6 +181,16 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose) 
                 case "--client-output-limit" -> outputLimit = a.longValue(option, 65536);
                 case "--client-queue-limit" -> queueLimit = a.intValue(option, 1, 1 << 20);
                 case "--verbose" -> verbose = true;
+                case "--listen-tls", "--listen-ws", "--insecure-listen", "--tls-cert", "--tls-key", "--tls-ca",
+                     "--tls-client-auth", "--tls-min-version" -> remote.accept(option, a.value(option));
+                case "--tls-handshake-timeout" -> remote.handshakeTimeout(a.secondsAsMillis(option));
+                case "--metrics" -> {
+                    try {
+                        metrics = MetricsEndpoint.Address.parse(a.value(option));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--metrics: " + e.getMessage());
+                    }
+                }
                 case "--policy" -> policyFile = Path.of(a.value(option));
                 case "--audit" -> auditFile = Path.of(a.value(option));
                 case "--broker" -> broker = Path.of(a.value(option)).toAbsolutePath();
@@ -164,8 +211,9 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose) 
         if (configFile == null && qemu == null) {
             throw new UsageException("--qemu SOCKET (or --config FILE) is required (see qmpx proxy --help)");
         }
-        if (configFile == null && paths.isEmpty() && fds.isEmpty()) {
-            throw new UsageException("at least one --listen PATH or --listen-fd N is required");
+        RemoteOptions remoteOptions = remote.build();
+        if (configFile == null && paths.isEmpty() && fds.isEmpty() && remoteOptions == null) {
+            throw new UsageException("at least one --listen PATH, --listen-fd N or network listener is required");
         }
         Policy policy;
         try {
@@ -186,16 +234,18 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose) 
         long output = outputLimit;
         int queue = queueLimit;
         long brokerMillis = brokerTimeout;
+        ProxyMetrics registry = new ProxyMetrics();
         GuestFactory factory = (guestName, qemuSocket, again, guestBroker) -> new GuestConfig(guestName, qemuSocket, again,
-                inFlight, limits, output, queue, timeouts, policy, audit, guestBroker, brokerMillis, state);
+                inFlight, limits, output, queue, timeouts, policy, audit, guestBroker, brokerMillis, state, registry);
         if (configFile != null) {
-            return new ProxyOptions(ProxyConfigFile.read(configFile, factory), socketMode, verbose);
+            return new ProxyOptions(ProxyConfigFile.read(configFile, factory), socketMode, verbose, metrics, registry,
+                    remoteOptions);
         }
         if (name == null) {
             name = qemu.getFileName().toString().replaceFirst("\\.sock$", "");
         }
         return new ProxyOptions(List.of(new GuestSpec(factory.create(name, qemu, reconnect, broker), paths, fds)),
-                socketMode, verbose);
+                socketMode, verbose, metrics, registry, remoteOptions);
     }
 
     /** A guest's settings from its own parts and the options shared by every guest. */

@@ -36,6 +36,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Iterator;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -47,6 +48,8 @@ import java.util.logging.Logger;
 public final class ClientSession {
     private static final Logger LOG = Logger.getLogger(ClientSession.class.getName());
     private static final AtomicLong SERIALS = new AtomicLong();
+    /** Commands that take the fd the client passed; without SCM_RIGHTS they are refused here. */
+    private static final Set<String> FD_TAKING = Set.of("getfd", "add-fd");
 
     private final long serial = SERIALS.incrementAndGet();
     private final Guest guest;
@@ -69,13 +72,19 @@ public final class ClientSession {
     /** Whether the session is in the guest's round-robin ring of sessions with queued commands. */
     private boolean scheduled;
 
+    /** A client's session, with the role the policy gives its peer. */
     public ClientSession(Guest guest, ClientTransport transport) {
+        this(guest, transport, guest.config().policy().roleFor(transport.peer().listener(), transport.peer().uid(),
+                transport.peer().gid(), transport.peer().remote()));
+    }
+
+    /** A session of the proxy's own with a fixed role, such as the status page's (readonly). */
+    public ClientSession(Guest guest, ClientTransport transport, Role role) {
         this.fds = new ClientFds(serial, guest.getfdRecord());
         this.guest = guest;
         this.transport = transport;
         this.streamer = new JsonStreamer(guest.config().clientLimits(), true, this::arrived);
-        Peer peer = transport.peer();
-        this.role = guest.config().policy().roleFor(peer.listener(), peer.uid(), peer.gid());
+        this.role = role;
     }
 
     public Role role() {
@@ -149,6 +158,7 @@ public final class ClientSession {
             }
             return;
         }
+        guest.metrics().fdsReceived(received.length);
         fds.pending().receive(received);
     }
 
@@ -172,7 +182,12 @@ public final class ClientSession {
             LOG.fine(name() + " -> " + describe(item));
         }
         switch (input) {
-            case RejectedInput rejected -> answer(QmpWire.errorLine(rejected.rawId(), rejected.error()));
+            case RejectedInput rejected -> {
+                if (rejected.error().desc().endsWith("limit exceeded")) {
+                    LOG.warning(name() + ": input refused, " + rejected.error().desc() + " (" + transport.peer() + ")");
+                }
+                answer(QmpWire.errorLine(rejected.rawId(), rejected.error()));
+            }
             case ClientCommand command -> handle(command);
         }
         if (replies.size() >= guest.config().clientQueueLimit() && !readingPaused) {
@@ -208,8 +223,15 @@ public final class ClientSession {
         CommandClass commandClass = CommandCatalogue.classify(command.name());
         if (!role.allows(command.name())) {
             guest.audit(this, command.name(), "denied", System.nanoTime());
+            guest.metrics().ended(guest.commandLabel(command.name()), "denied");
             answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: the role '" + role.name()
                     + "' does not allow '" + command.name() + "'")));
+            return;
+        }
+        if (!transport.carriesFds() && FD_TAKING.contains(command.name())) {
+            guest.audit(this, command.name(), "refused", System.nanoTime());
+            answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: " + command.name() + " takes a file "
+                    + "descriptor passed with SCM_RIGHTS on a unix socket; a network client cannot pass one")));
             return;
         }
         ReplySlot slot;

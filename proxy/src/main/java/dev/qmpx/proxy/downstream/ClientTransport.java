@@ -16,4 +16,9 @@ public interface ClientTransport {
 
     /** Who the peer is: credentials and listener (for logs, the policy and the audit). */
     Peer peer();
+
+    /** Whether the peer can pass file descriptors (SCM_RIGHTS); getfd and add-fd are refused otherwise. */
+    default boolean carriesFds() {
+        return true;
+    }
 }

@@ -10,7 +10,7 @@ import java.util.List;
  * The commands the proxy answers itself, named with QAPI's downstream-extension prefix, and listed
  * in the proxy's answer to query-commands.
  */
-final class ProxyCommands {
+public final class ProxyCommands {
     static final String CLIENTS = "__dev.qmpx_clients";
     static final String JOB_BEGIN = "__dev.qmpx_job-begin";
     static final String JOB_END = "__dev.qmpx_job-end";
@@ -18,6 +18,10 @@ final class ProxyCommands {
     private static final List<String> ALL = List.of(CLIENTS, JOB_BEGIN, JOB_END, SNAPSHOT);
 
     private ProxyCommands() {
+    }
+
+    public static boolean isOwn(String name) {
+        return ALL.contains(name);
     }
 
     /** query-commands as QEMU answered it, with the proxy's commands added. */

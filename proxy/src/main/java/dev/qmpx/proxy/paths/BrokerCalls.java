@@ -1,6 +1,7 @@
 package dev.qmpx.proxy.paths;
 
 import dev.qmpx.broker.client.OpenHookClient;
+import dev.qmpx.proxy.metrics.GuestMetrics;
 
 import java.io.FileDescriptor;
 import java.io.IOException;
@@ -21,11 +22,13 @@ public final class BrokerCalls {
     private final Path hookSocket;
     private final java.time.Duration timeout;
     private final ExecutorService workers;
+    private final GuestMetrics metrics;
 
     /** @param timeout how long one request may wait for the broker's answer */
-    public BrokerCalls(Path hookSocket, java.time.Duration timeout, String guest) {
+    public BrokerCalls(Path hookSocket, java.time.Duration timeout, String guest, GuestMetrics metrics) {
         this.hookSocket = hookSocket;
         this.timeout = timeout;
+        this.metrics = metrics;
         this.workers = Executors.newFixedThreadPool(2, Thread.ofPlatform().name("broker-" + guest + "-", 0).daemon().factory());
     }
 
@@ -96,18 +99,23 @@ public final class BrokerCalls {
                     continue;
                 }
                 boolean create = reference.access() == FileReference.Access.CREATE;
+                String request = create ? "create" : "open";
                 // Set when the answer was lost: until then the one retry may wait for a broker coming back.
                 long retryDeadline = 0;
                 while (true) {
                     boolean connected = false;
+                    long sentNanos = System.nanoTime();
                     try {
                         if (broker == null) {
                             broker = retryDeadline == 0 ? OpenHookClient.connect(hookSocket, timeout) : reconnect(retryDeadline);
                         }
                         connected = true;
+                        sentNanos = System.nanoTime();
                         outcomes.add(new Opened(reference, broker.open(reference.path(),
                                 reference.access() != FileReference.Access.READ, create), null));
+                        metrics.brokerRequest(request, "granted", sentNanos);
                     } catch (OpenHookClient.Denied denied) {
+                        metrics.brokerRequest(request, denied.errorClass(), sentNanos);
                         failure = "qmpx broker refused " + reference.path() + ": " + denied.getMessage();
                         outcomes.add(new Opened(reference, null, failure));
                     } catch (IOException e) {
@@ -126,6 +134,7 @@ public final class BrokerCalls {
                         if (connected && create) {
                             unlinkMaybeCreated(reference.path());
                         }
+                        metrics.brokerRequest(request, "unreachable", sentNanos);
                         failure = "qmpx: the broker at " + hookSocket + " is not reachable (" + e.getMessage()
                                 + "); commands naming files are refused until it is";
                         outcomes.add(new Opened(reference, null, failure));

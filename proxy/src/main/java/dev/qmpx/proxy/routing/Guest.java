@@ -7,10 +7,12 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.proxy.downstream.ClientSession;
 import dev.qmpx.proxy.downstream.Peer;
+import dev.qmpx.proxy.downstream.ProxyCommands;
 import dev.qmpx.proxy.fds.ClientFds;
 import dev.qmpx.proxy.fds.FdsetIds;
 import dev.qmpx.proxy.fds.GetfdRecord;
 import dev.qmpx.proxy.loop.EventLoop;
+import dev.qmpx.proxy.metrics.GuestMetrics;
 import dev.qmpx.proxy.paths.BrokerCalls;
 import dev.qmpx.proxy.paths.BrokeredFdsets;
 import dev.qmpx.proxy.orchestration.SnapshotJournal;
@@ -89,6 +91,10 @@ public final class Guest implements UpstreamLink.Listener {
         }
     }
 
+    /** A session waiting for the job: since when, and the timer that ends its wait. */
+    private record JobWait(EventLoop.Timer timer, long sinceNanos) {
+    }
+
     /** A command sent upstream and not yet answered (or answered late, after its timeout). */
     private static final class InFlight {
         final Outgoing outgoing;
@@ -115,7 +121,7 @@ public final class Guest implements UpstreamLink.Listener {
     /** The proxy's own commands (start-up queries, cleanup after clients); sent before clients'. */
     private final ArrayDeque<Outgoing> internal = new ArrayDeque<>();
     /** Sessions whose next command waits for the job, in arrival order, with their wait timers. */
-    private final LinkedHashMap<ClientSession, EventLoop.Timer> jobWaiters = new LinkedHashMap<>();
+    private final LinkedHashMap<ClientSession, JobWait> jobWaiters = new LinkedHashMap<>();
     private final FdsetIds fdsetIds = new FdsetIds();
     private final BrokeredFdsets brokeredFdsets = new BrokeredFdsets();
     private final SnapshotJournal snapshotJournal;
@@ -124,6 +130,7 @@ public final class Guest implements UpstreamLink.Listener {
     /** Snapshots running on their threads: the process exits only after they have cleaned up. */
     private int orchestrations;
     private final BrokerCalls brokerCalls;
+    private final GuestMetrics metrics;
     private State state = State.CONNECTING;
     private byte[] greetingLine;
     private String negotiationId;
@@ -145,8 +152,9 @@ public final class Guest implements UpstreamLink.Listener {
         this.upstream = new UpstreamLink(loop, config.qemuSocket(), this);
         this.snapshotJournal = new SnapshotJournal(config.stateDir(), config.name());
         this.getfdRecord = new GetfdRecord(config.stateDir(), config.name());
+        this.metrics = config.metrics().guest(config.name());
         this.brokerCalls = config.broker() == null ? null : new BrokerCalls(config.broker(),
-                java.time.Duration.ofMillis(config.brokerTimeoutMillis()), config.name());
+                java.time.Duration.ofMillis(config.brokerTimeoutMillis()), config.name(), metrics);
     }
 
     /** Opens files through the broker for this guest, or null when QEMU opens them itself. */
@@ -260,6 +268,8 @@ public final class Guest implements UpstreamLink.Listener {
     /** A new client session; it is greeted once QEMU's greeting is known. */
     public void attach(ClientSession session) {
         sessions.add(session);
+        Peer peer = session.transport().peer();
+        metrics.clientConnected(session, session.name(), peer.pid(), peer.uid(), sessions.size());
         LOG.info(config.name() + ": " + session.name() + " connected (" + session.transport().peer()
                 + ", role " + session.role().name() + ")");
         if (state == State.READY) {
@@ -269,13 +279,14 @@ public final class Guest implements UpstreamLink.Listener {
 
     public void detach(ClientSession session, String reason) {
         sessions.remove(session);
+        metrics.clientDisconnected(session, sessions.size());
         if (session.isScheduled()) {
             ring.remove(session);
             session.setScheduled(false);
         }
-        EventLoop.Timer waiting = jobWaiters.remove(session);
+        JobWait waiting = jobWaiters.remove(session);
         if (waiting != null) {
-            waiting.cancel();
+            waiting.timer().cancel();
         }
         if (job != null && job.holder == session) {
             job.explicit = false;
@@ -385,8 +396,10 @@ public final class Guest implements UpstreamLink.Listener {
         long timeout = config.timeouts().replyMillis(outgoing.commandClass());
         entry.timer = loop.schedule(timeout, () -> replyTimedOut(id, entry, timeout));
         inFlight.put(id, entry);
+        metrics.inFlight(inFlight.size());
         if (outgoing.carriesFds()) {
             fdCommandInFlight = true;
+            metrics.fdsPassed(outgoing.prelude(), outgoing.fds().length);
         }
         upstream.send(UpstreamEncoding.withId(outgoing.prefix(), id), outgoing.fds());
         outgoing.closeFds();
@@ -404,6 +417,9 @@ public final class Guest implements UpstreamLink.Listener {
         LOG.warning(config.name() + ": no reply to '" + entry.outgoing.name() + "' within " + timeoutMillis
                 + " ms; " + qemu);
         audit(entry.owner, entry.outgoing, "timeout", entry.sentNanos);
+        if (entry.owner != null && !entry.outgoing.prelude()) {
+            metrics.ended(commandLabel(entry.outgoing.name()), "timeout");
+        }
         entry.outgoing.handler().onAbandoned(QmpError.generic("qmpx: no reply from QEMU to '"
                 + entry.outgoing.name() + "' within " + seconds(timeoutMillis) + "; " + qemu));
     }
@@ -431,13 +447,16 @@ public final class Guest implements UpstreamLink.Listener {
         if (jobWaiters.containsKey(session)) {
             return;
         }
-        jobWaiters.put(session, loop.schedule(config.timeouts().jobWaitMillis(), () -> jobWaitExpired(session)));
+        jobWaiters.put(session, new JobWait(loop.schedule(config.timeouts().jobWaitMillis(), () -> jobWaitExpired(session)),
+                System.nanoTime()));
     }
 
     private void jobWaitExpired(ClientSession session) {
-        if (jobWaiters.remove(session) == null || session.isClosed()) {
+        JobWait wait = jobWaiters.remove(session);
+        if (wait == null || session.isClosed()) {
             return;
         }
+        metrics.jobWaited(wait.sinceNanos());
         Outgoing refused = session.pollQueued();
         refused.closeFds();
         // The proxy's own add-fds ahead of a client's command are refused with it, as one unit.
@@ -448,7 +467,8 @@ public final class Guest implements UpstreamLink.Listener {
         String holder = describeJob();
         LOG.warning(config.name() + ": " + session.name() + "'s '" + refused.name() + "' waited "
                 + seconds(config.timeouts().jobWaitMillis()) + " for the job, held by " + holder);
-        audit(session, refused, "job-wait-timeout", System.nanoTime() - config.timeouts().jobWaitMillis() * 1_000_000L);
+        audit(session, refused, "job-wait-timeout", wait.sinceNanos());
+        metrics.ended(commandLabel(refused.name()), "job-wait-timeout");
         refused.handler().onAbandoned(QmpError.generic("qmpx: '" + refused.name() + "' waited "
                 + seconds(config.timeouts().jobWaitMillis()) + " for the guest's job, held by " + holder));
         schedule(session);
@@ -543,7 +563,9 @@ public final class Guest implements UpstreamLink.Listener {
         }
         while (!jobWaiters.isEmpty()) {
             ClientSession next = jobWaiters.keySet().iterator().next();
-            jobWaiters.remove(next).cancel();
+            JobWait wait = jobWaiters.remove(next);
+            wait.timer().cancel();
+            metrics.jobWaited(wait.sinceNanos());
             if (!next.isClosed() && next.hasQueued()) {
                 job = new Job(next, next.peekQueued().name(), false);
                 schedule(next);
@@ -814,6 +836,7 @@ public final class Guest implements UpstreamLink.Listener {
             return; // the connection went away during recovery
         }
         state = State.READY;
+        metrics.upstreamReady(true);
         collectUnusedFdsetsSoon();
         LOG.info(config.name() + ": QMP negotiated with QEMU (" + catalogue.size() + " commands); serving clients");
         for (ClientSession session : List.copyOf(sessions)) {
@@ -826,6 +849,7 @@ public final class Guest implements UpstreamLink.Listener {
         if (message.member("event") != null) {
             byte[] line = QmpWire.line(message);
             String name = eventName(message);
+            metrics.event(name);
             if (name.equals("SHUTDOWN")) {
                 sawShutdown = true;
             }
@@ -857,6 +881,7 @@ public final class Guest implements UpstreamLink.Listener {
             return;
         }
         entry.timer.cancel();
+        metrics.inFlight(inFlight.size());
         if (entry.outgoing.carriesFds()) {
             fdCommandInFlight = false;
         }
@@ -866,8 +891,12 @@ public final class Guest implements UpstreamLink.Listener {
                 audit(entry.owner, entry.outgoing, "late-" + result(message), entry.sentNanos);
             }
         } else {
-            if (audited(entry.owner, entry.outgoing)) {
-                audit(entry.owner, entry.outgoing, result(message), entry.sentNanos);
+            if (entry.owner != null && !entry.outgoing.prelude()) {
+                String result = result(message);
+                metrics.answered(entry.owner, commandLabel(entry.outgoing.name()), result, entry.sentNanos);
+                if (audited(entry.owner, entry.outgoing)) {
+                    audit(entry.owner, entry.outgoing.name(), result, entry.sentNanos);
+                }
             }
             try {
                 entry.outgoing.handler().onReply(message, id);
@@ -888,6 +917,15 @@ public final class Guest implements UpstreamLink.Listener {
             }
         }
         pump();
+    }
+
+    /** A command's name as a metrics label: QEMU's and the proxy's own names, any other as one. */
+    public String commandLabel(String name) {
+        return catalogue.exists(name) || ProxyCommands.isOwn(name) ? name : GuestMetrics.OTHER_COMMAND;
+    }
+
+    public GuestMetrics metrics() {
+        return metrics;
     }
 
     /** The audit's result for a reply: "return" or QEMU's error class. */
@@ -913,12 +951,14 @@ public final class Guest implements UpstreamLink.Listener {
         QmpError abandoned = QmpError.generic("qmpx: QEMU closed the monitor before replying");
         // Not READY any more before sessions close: their cleanup must not queue commands for a dead link.
         state = config.reconnect() ? State.CONNECTING : State.GONE;
+        metrics.upstreamReady(false);
         List<InFlight> pending = new ArrayList<>(inFlight.values());
         inFlight.clear();
+        metrics.inFlight(0);
         fdCommandInFlight = false;
         ring.clear();
         internal.clear();
-        jobWaiters.values().forEach(EventLoop.Timer::cancel);
+        jobWaiters.values().forEach(wait -> wait.timer().cancel());
         jobWaiters.clear();
         job = null;
         eventWaiters.forEach(waiter -> waiter.getValue().completeExceptionally(new IOException("QEMU went away")));

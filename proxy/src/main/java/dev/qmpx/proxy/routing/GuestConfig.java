@@ -1,5 +1,6 @@
 package dev.qmpx.proxy.routing;
 
+import dev.qmpx.proxy.metrics.ProxyMetrics;
 import dev.qmpx.proxy.policy.CommandAudit;
 import dev.qmpx.proxy.policy.Policy;
 import dev.qmpx.qmp.catalogue.CommandClass;
@@ -22,10 +23,12 @@ import java.nio.file.Path;
  *     passed to QEMU as fds; null to let QEMU open them itself
  * @param brokerTimeoutMillis how long one broker request may take
  * @param stateDir where the proxy keeps what must survive its own crash (snapshot journals)
+ * @param metrics the process's metrics, which the guest adds its series to
  */
 public record GuestConfig(String name, Path qemuSocket, boolean reconnect, int maxInFlight,
                           JsonLimits clientLimits, long clientOutputLimit, int clientQueueLimit,
-                          Timeouts timeouts, Policy policy, CommandAudit audit, Path broker, long brokerTimeoutMillis, Path stateDir) {
+                          Timeouts timeouts, Policy policy, CommandAudit audit, Path broker, long brokerTimeoutMillis, Path stateDir,
+                          ProxyMetrics metrics) {
     public static final int DEFAULT_MAX_IN_FLIGHT = 8;
     public static final long DEFAULT_CLIENT_OUTPUT_LIMIT = 8L << 20;
     public static final int DEFAULT_CLIENT_QUEUE_LIMIT = 64;
