@@ -7,6 +7,7 @@ import dev.qmpx.broker.cli.AdminCommands;
 import dev.qmpx.broker.cli.BrokerCommand;
 import dev.qmpx.proxy.demo.Demo;
 import dev.qmpx.proxy.logging.OneLineFormatter;
+import dev.qmpx.shell.Shell;
 
 import java.io.IOException;
 
@@ -21,7 +22,9 @@ public final class Launcher {
               register, unregister, allow, revoke, whitelist, grants, status
                        Administer a running broker (qmpx allow --help).
               snapshot Take an atomic multi-disk snapshot through a running proxy (--broker).
+              shell    An interactive QMP shell on a proxy's or QEMU's socket (qmp-shell syntax).
               demo     Start a real QEMU, the proxy and two clients, and show what the proxy does.
+              bench    Measure the proxy and the broker on real QEMUs, side by side with direct QMP.
 
             Environment: JAVA_HOME selects the JDK (25 or later); bin/qmpx finds one otherwise.
             QMPX_CLASSPATH adds jars or directories (lock-manager plug-ins) to the class path.
@@ -56,6 +59,7 @@ public final class Launcher {
                     yield BrokerCommand.run(rest);
                 }
                 case "snapshot" -> help ? printed(SnapshotCommand.HELP) : SnapshotCommand.run(rest);
+                case "shell" -> help ? printed(Shell.HELP) : Shell.run(rest);
                 case "demo" -> help ? printed(Demo.HELP) : Demo.run(rest);
                 default -> throw new UsageException("unknown role '" + role + "'\n\n" + HELP);
             };
