@@ -53,7 +53,10 @@ class ProxyRoutingIT {
         }
     }
 
-    /** Pipelines batches of mixed commands with distinct ids; checks each reply's id and content. */
+    /**
+     * Pipelines batches of mixed commands with distinct ids, every fifth without one (those go to
+     * QEMU without an id and their replies are matched by order); checks each reply's id and content.
+     */
     private static int runClient(GuestFixture guest, int client, int count, int batch) throws IOException {
         String[] commands = {"query-status", "query-version", "query-name", "no-such-command"};
         int checked = 0;
@@ -61,17 +64,21 @@ class ProxyRoutingIT {
             for (int start = 0; start < count; start += batch) {
                 StringBuilder out = new StringBuilder();
                 for (int i = start; i < start + batch; i++) {
-                    out.append("{\"execute\": \"").append(commands[i % 4]).append("\", \"id\": ").append(id(client, i)).append('}');
+                    String id = id(client, i);
+                    out.append("{\"execute\": \"").append(commands[i % 4]).append('"')
+                            .append(id == null ? "" : ", \"id\": " + id).append('}');
                 }
                 q.send(out.toString());
                 for (int i = start; i < start + batch; i++) {
                     String reply = q.nextReply(TIMEOUT);
                     String expectedId = id(client, i);
+                    String end = expectedId == null ? "}}" : "}, \"id\": " + expectedId + "}";
                     switch (i % 4) {
-                        case 0 -> assertTrue(reply.startsWith("{\"return\": {\"status\": ") && reply.endsWith(", \"id\": " + expectedId + "}"), reply);
-                        case 1 -> assertTrue(reply.startsWith("{\"return\": {\"qemu\": ") && reply.endsWith(", \"id\": " + expectedId + "}"), reply);
-                        case 2 -> assertEquals("{\"return\": {}, \"id\": " + expectedId + "}", reply);
-                        default -> assertEquals("{\"id\": " + expectedId + ", \"error\": {\"class\": \"CommandNotFound\", "
+                        case 0 -> assertTrue(reply.startsWith("{\"return\": {\"status\": ") && reply.endsWith(end), reply);
+                        case 1 -> assertTrue(reply.startsWith("{\"return\": {\"qemu\": ") && reply.endsWith(end), reply);
+                        case 2 -> assertEquals("{\"return\": {" + end, reply);
+                        default -> assertEquals("{" + (expectedId == null ? "" : "\"id\": " + expectedId + ", ")
+                                + "\"error\": {\"class\": \"CommandNotFound\", "
                                 + "\"desc\": \"The command no-such-command has not been found\"}}", reply);
                     }
                     checked++;
@@ -81,12 +88,31 @@ class ProxyRoutingIT {
         return checked;
     }
 
+    /** The id of client's i-th command as JSON, or null for none. */
     private static String id(int client, int i) {
+        if (i % 5 == 4) {
+            return null;
+        }
         return switch (i % 3) {
             case 0 -> "\"c" + client + "-" + i + "\"";
             case 1 -> "{\"client\": " + client + ", \"n\": " + i + ".0}";
             default -> Integer.toString(client * 1_000_000 + i);
         };
+    }
+
+    @Test
+    void aCommandWithoutIdReachesQemuAsItsOwnBytesAndOneWithAnIdWithTheProxysShortId() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--verbose");
+             QmpClient client = guest.client()) {
+            assertEquals("{\"return\": {}}", client.execute("{ \"execute\" : \"query-name\" }", TIMEOUT));
+            assertEquals("{\"return\": {}, \"id\": \"a-long-client-id\"}",
+                    client.execute("{\"execute\": \"query-name\", \"id\": \"a-long-client-id\"}", TIMEOUT));
+            // QEMU pays per byte it reads (qemu-facts §0.1): no id where the client sent none, a short one otherwise.
+            guest.proxy.awaitLog("-> qemu {\"execute\":\"query-name\"}", TIMEOUT);
+            guest.proxy.awaitLog("-> qemu {\"execute\":\"query-name\",\"id\":", TIMEOUT);
+            assertTrue(guest.proxy.log().lines().filter(line -> line.contains("-> qemu "))
+                    .noneMatch(line -> line.contains("a-long-client-id")), "the client's id stays in the proxy");
+        }
     }
 
     @Test

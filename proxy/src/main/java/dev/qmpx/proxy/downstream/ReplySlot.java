@@ -40,6 +40,11 @@ final class ReplySlot implements ReplyHandler {
     }
 
     @Override
+    public boolean routesWithoutId() {
+        return rawId == null && mapper == null;
+    }
+
+    @Override
     public void onLocalReturn(String returnJson) {
         line = QmpWire.returnLine(rawId, returnJson);
         session.flushReplies();

@@ -97,16 +97,21 @@ public final class Guest implements UpstreamLink.Listener {
 
     /** A command sent upstream and not yet answered (or answered late, after its timeout). */
     private static final class InFlight {
+        final String id;
         final Outgoing outgoing;
         final ClientSession owner;
+        /** Sent without an id: its reply is the next id-less one (QEMU answers a monitor in order). */
+        final boolean bare;
         final long sentNanos = System.nanoTime();
         EventLoop.Timer timer;
         boolean timedOut;
         boolean underJob;
 
-        InFlight(Outgoing outgoing, ClientSession owner) {
+        InFlight(String id, Outgoing outgoing, ClientSession owner, boolean bare) {
+            this.id = id;
             this.outgoing = outgoing;
             this.owner = owner;
+            this.bare = bare;
         }
     }
 
@@ -118,6 +123,8 @@ public final class Guest implements UpstreamLink.Listener {
     /** Sessions with queued commands, served round-robin so one busy client cannot starve another. */
     private final ArrayDeque<ClientSession> ring = new ArrayDeque<>();
     private final Map<String, InFlight> inFlight = new HashMap<>();
+    /** The same commands in the order they were sent: QEMU answers them in this order. */
+    private final ArrayDeque<InFlight> sentOrder = new ArrayDeque<>();
     /** The proxy's own commands (start-up queries, cleanup after clients); sent before clients'. */
     private final ArrayDeque<Outgoing> internal = new ArrayDeque<>();
     /** Sessions whose next command waits for the job, in arrival order, with their wait timers. */
@@ -381,7 +388,10 @@ public final class Guest implements UpstreamLink.Listener {
             return;
         }
         String id = allocateId();
-        InFlight entry = new InFlight(outgoing, from);
+        // Negotiated with this QEMU (state READY or LEARNING), so a stale reply of an earlier
+        // connection (qemu-facts §0.4), which comes before the negotiation's, cannot be taken for it.
+        boolean bare = outgoing.handler().routesWithoutId();
+        InFlight entry = new InFlight(id, outgoing, from, bare);
         if (from != null && outgoing.needsJob()) {
             if (job == null) {
                 job = new Job(from, outgoing.name(), false);
@@ -396,12 +406,14 @@ public final class Guest implements UpstreamLink.Listener {
         long timeout = config.timeouts().replyMillis(outgoing.commandClass());
         entry.timer = loop.schedule(timeout, () -> replyTimedOut(id, entry, timeout));
         inFlight.put(id, entry);
+        sentOrder.add(entry);
         metrics.inFlight(inFlight.size());
         if (outgoing.carriesFds()) {
             fdCommandInFlight = true;
             metrics.fdsPassed(outgoing.prelude(), outgoing.fds().length);
         }
-        upstream.send(UpstreamEncoding.withId(outgoing.prefix(), id), outgoing.fds());
+        upstream.send(bare ? UpstreamEncoding.withoutId(outgoing.prefix()) : UpstreamEncoding.withId(outgoing.prefix(), id),
+                outgoing.fds());
         outgoing.closeFds();
     }
 
@@ -871,15 +883,22 @@ public final class Guest implements UpstreamLink.Listener {
             LOG.warning(config.name() + ": unrecognised message from QEMU dropped: " + text(message));
             return;
         }
+        InFlight entry;
         if (id == null) {
-            LOG.warning(config.name() + ": reply from QEMU without id dropped: " + text(message));
-            return;
+            entry = sentOrder.peek();
+            if (entry == null || !entry.bare) {
+                LOG.warning(config.name() + ": reply from QEMU without id dropped: " + text(message));
+                return;
+            }
+            inFlight.remove(entry.id);
+        } else {
+            entry = inFlight.remove(idText(message, id));
+            if (entry == null) {
+                LOG.warning(config.name() + ": reply from QEMU with unknown id dropped: " + text(message));
+                return;
+            }
         }
-        InFlight entry = inFlight.remove(idText(message, id));
-        if (entry == null) {
-            LOG.warning(config.name() + ": reply from QEMU with unknown id dropped: " + text(message));
-            return;
-        }
+        sentOrder.remove(entry);
         entry.timer.cancel();
         metrics.inFlight(inFlight.size());
         if (entry.outgoing.carriesFds()) {
@@ -954,6 +973,7 @@ public final class Guest implements UpstreamLink.Listener {
         metrics.upstreamReady(false);
         List<InFlight> pending = new ArrayList<>(inFlight.values());
         inFlight.clear();
+        sentOrder.clear();
         metrics.inFlight(0);
         fdCommandInFlight = false;
         ring.clear();

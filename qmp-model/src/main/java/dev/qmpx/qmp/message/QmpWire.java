@@ -65,10 +65,17 @@ public final class QmpWire {
 
     /**
      * A reply from QEMU as a line for the client: QEMU's bytes with the proxy's id replaced by the
-     * client's raw id, or the id member removed when the client sent none.
+     * client's raw id, or the id member removed when the client sent none; unchanged when the
+     * command went to QEMU without an id.
      */
     public static byte[] replyLine(JsonMessage reply, JsonMessage.Member proxyId, byte[] clientId) {
         byte[] text = reply.text();
+        if (proxyId == null) {
+            if (clientId != null) {
+                throw new IllegalArgumentException("a reply without the proxy's id cannot carry the client's");
+            }
+            return line(reply);
+        }
         int cutStart = clientId == null ? proxyId.cutStart() : proxyId.valueStart();
         int cutEnd = clientId == null ? proxyId.cutEnd() : proxyId.valueEnd();
         int insert = clientId == null ? 0 : clientId.length;

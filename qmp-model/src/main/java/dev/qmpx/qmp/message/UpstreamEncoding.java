@@ -83,6 +83,13 @@ public final class UpstreamEncoding {
         }
     }
 
+    /** The full command without an id: prefix, then its closing brace. */
+    public static byte[] withoutId(byte[] prefix) {
+        byte[] out = java.util.Arrays.copyOf(prefix, prefix.length + 1);
+        out[prefix.length] = '}';
+        return out;
+    }
+
     /** The full command: prefix, then {@code ,"id":ID}. */
     public static byte[] withId(byte[] prefix, String idJson) {
         byte[] id = (",\"id\":" + idJson + "}").getBytes(StandardCharsets.US_ASCII);

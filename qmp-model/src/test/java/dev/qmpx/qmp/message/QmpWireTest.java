@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
@@ -166,6 +167,14 @@ class QmpWireTest {
                 QmpWire.replyLine(err, err.member("id"), null));
         JsonMessage ret = upstream("{\"return\": {}, \"id\": 3}");
         assertArrayEquals(QmpWire.returnLine(null, "{}"), QmpWire.replyLine(ret, ret.member("id"), null));
+    }
+
+    @Test
+    void aReplyToACommandSentWithoutIdIsPassedOnUnchanged() {
+        JsonMessage err = upstream("{\"error\": {\"class\": \"GenericError\", \"desc\": \"Parameter 'fdname' is missing\"}}");
+        assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"Parameter 'fdname' is missing\"}}\r\n",
+                s(QmpWire.replyLine(err, null, null)));
+        assertThrows(IllegalArgumentException.class, () -> QmpWire.replyLine(err, null, b("7")));
     }
 
     @Test

@@ -96,6 +96,12 @@ class UpstreamEncodingTest {
     }
 
     @Test
+    void withoutIdClosesTheCommandAsTheClientWroteIt() {
+        ClientCommand command = command("{ \"execute\" : \"query-status\" }", false);
+        assertEquals("{\"execute\":\"query-status\"}", s(UpstreamEncoding.withoutId(UpstreamEncoding.prefix(command))));
+    }
+
+    @Test
     void execOobIsSentAsExecute() {
         ClientCommand oob = command("{\"exec-oob\": \"migrate-pause\", \"id\": \"o1\"}", true);
         assertEquals("{\"execute\":\"migrate-pause\"", s(UpstreamEncoding.prefix(oob)));
