@@ -6,6 +6,7 @@ import dev.qmpx.broker.hook.HookProtocol;
 import dev.qmpx.broker.service.Broker;
 import dev.qmpx.broker.service.BrokerConfig;
 import dev.qmpx.broker.wire.JsonSocketServer;
+import dev.qmpx.broker.wire.ActivatedSockets;
 import dev.qmpx.broker.wire.SocketFiles;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -40,6 +42,7 @@ public final class BrokerCommand {
                                      written atomically; a corrupt file stops the broker).
               --hook-dir DIR         Where the guests' hook sockets are created.
               --admin SOCKET         The admin socket (mode 600; root and the broker's uid only).
+                                     Optional when a service manager passes it (below).
 
             Options:
               --lock-manager NAME    Lock-manager plug-in: none (default), fcntl, or a third
@@ -48,7 +51,14 @@ public final class BrokerCommand {
               --lockspace DIR        Lock files of the fcntl lock manager (default STATE/lockspace).
               --audit FILE           One JSON line per grant and denial (default STATE/audit.log;
                                      - for stderr).
+              --log-format text|json stderr log lines as text (default) or as one JSON object
+                                     each: time, level, logger, thread, message, error.
               -h, --help             This text.
+
+            Socket activation: when started by systemd (LISTEN_PID, LISTEN_FDS) with one socket,
+            or with one whose FileDescriptorName is "admin", that socket is the admin socket and
+            --admin may be left out; the broker then never binds or removes it. See
+            dist/systemd/qmpx-broker.socket.
 
             Administration (each takes --admin SOCKET): qmpx register, unregister, allow, revoke,
             whitelist, grants, status; see qmpx allow --help.
@@ -77,8 +87,10 @@ public final class BrokerCommand {
                 default -> throw new UsageException("unknown option '" + option + "' (see qmpx broker --help)");
             }
         }
-        if (state == null || hookDir == null || admin == null) {
-            throw new UsageException("--state DIR, --hook-dir DIR and --admin SOCKET are required (see qmpx broker --help)");
+        AFUNIXServerSocket activatedAdmin = activatedAdminSocket();
+        if (state == null || hookDir == null || (admin == null && activatedAdmin == null)) {
+            throw new UsageException("--state DIR, --hook-dir DIR and --admin SOCKET (or a socket passed by systemd) are "
+                    + "required (see qmpx broker --help)");
         }
         Files.createDirectories(state);
         Files.createDirectories(hookDir);
@@ -101,21 +113,27 @@ public final class BrokerCommand {
                 LOG.severe("guest " + guest.name() + " is not served: " + e.getMessage());
             }
         }
-        Path adminSocket = admin;
-        SocketFiles.clearForBind(adminSocket);
-        AFUNIXServerSocket adminServer = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(adminSocket));
-        Files.setPosixFilePermissions(adminSocket, SocketFiles.mode("600"));
+        // A socket the service manager passed is its to create and remove; the broker only accepts on it.
+        Path adminSocket = activatedAdmin == null ? admin : null;
+        AFUNIXServerSocket adminServer = activatedAdmin;
+        if (adminServer == null) {
+            SocketFiles.clearForBind(adminSocket);
+            adminServer = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(adminSocket));
+            Files.setPosixFilePermissions(adminSocket, SocketFiles.mode("600"));
+        }
         long ownUid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
         JsonSocketServer adminService = new JsonSocketServer("admin", adminServer, AdminProtocol.sessions(broker, hooks, ownUid));
         adminService.start();
-        LOG.info("broker serving: admin " + admin + ", hook sockets in " + hookDir + ", lock manager "
+        LOG.info("broker serving: admin " + (adminSocket != null ? adminSocket : "socket from systemd") + ", hook sockets in " + hookDir + ", lock manager "
                 + lockManager + (broker.lockFailure() == null ? "" : " (FAILED: " + broker.lockFailure() + ")"));
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             adminService.close();
             hooks.closeAll();
             try {
-                Files.deleteIfExists(adminSocket);
+                if (adminSocket != null) {
+                    Files.deleteIfExists(adminSocket);
+                }
             } catch (IOException e) {
                 LOG.fine("removing " + adminSocket + ": " + e.getMessage());
             }
@@ -125,6 +143,29 @@ public final class BrokerCommand {
         }, "broker-shutdown"));
         stop.await();
         return 0;
+    }
+
+    /** The admin socket systemd passed (the one socket, or the one named "admin"), or null. */
+    private static AFUNIXServerSocket activatedAdminSocket() throws UsageException {
+        ActivatedSockets activated;
+        try {
+            activated = ActivatedSockets.fromEnvironment();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("socket activation: " + e.getMessage());
+        }
+        if (activated.isEmpty()) {
+            return null;
+        }
+        List<ActivatedSockets.Socket> admin = activated.sockets().size() == 1 ? activated.sockets() : activated.named("admin");
+        if (admin.size() != 1) {
+            throw new UsageException("socket activation: " + activated.sockets().size()
+                    + " sockets passed and not exactly one named 'admin' (FileDescriptorName=admin)");
+        }
+        try {
+            return SocketFiles.inheritListening(admin.getFirst().fd());
+        } catch (IOException e) {
+            throw new UsageException("socket activation: " + e.getMessage());
+        }
     }
 
     /** The hook socket of each registered guest. Thread-safe. */

@@ -1,7 +1,9 @@
 package dev.qmpx.broker.wire;
 
+import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,7 +13,10 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
-/** Unix socket files: making room for a bind, and permissions. Shared by the proxy and the broker. */
+/**
+ * Unix socket files: making room for a bind, permissions, adopting a listening socket a parent
+ * passed. Shared by the proxy and the broker.
+ */
 public final class SocketFiles {
     private SocketFiles() {
     }
@@ -44,6 +49,22 @@ public final class SocketFiles {
         } catch (IOException refusedOrGone) {
             return false;
         }
+    }
+
+    /** A listening unix socket inherited as file descriptor fd (bound by the parent or systemd). */
+    public static AFUNIXServerSocket inheritListening(int fd) throws IOException {
+        AFUNIXServerSocket socket;
+        try {
+            socket = FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocket.class);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("fd " + fd + " is not an open listening unix socket: " + e.getMessage(), e);
+        }
+        if (!socket.isBound()) {
+            throw new IOException("fd " + fd + " is not a bound listening unix socket");
+        }
+        // The socket file belongs to whoever bound it (the parent, systemd); junixsocket would remove it on close.
+        socket.setDeleteOnClose(false);
+        return socket;
     }
 
     /** Permissions from three octal digits, e.g. "600". */

@@ -6,7 +6,7 @@ import dev.qmpx.broker.cli.UsageException;
 import dev.qmpx.broker.cli.AdminCommands;
 import dev.qmpx.broker.cli.BrokerCommand;
 import dev.qmpx.proxy.demo.Demo;
-import dev.qmpx.proxy.logging.OneLineFormatter;
+import dev.qmpx.proxy.logging.LogFormat;
 import dev.qmpx.shell.Shell;
 
 import java.io.IOException;
@@ -50,13 +50,20 @@ public final class Launcher {
                 return help ? printed(AdminCommands.HELP) : AdminCommands.run(role, rest);
             }
             return switch (role) {
-                case "proxy" -> help ? printed(ProxyOptions.HELP) : ProxyCommand.run(rest);
+                case "proxy" -> {
+                    if (help) {
+                        yield printed(ProxyOptions.HELP);
+                    }
+                    LogFormat.Chosen log = LogFormat.extract(rest);
+                    yield ProxyCommand.run(log.args(), log.format());
+                }
                 case "broker" -> {
                     if (help) {
-                        yield printed(BrokerCommand.HELP);
+                        yield printed(BrokerCommand.HELP + "\n" + LogFormat.OPTION_HELP);
                     }
-                    OneLineFormatter.install(false);
-                    yield BrokerCommand.run(rest);
+                    LogFormat.Chosen log = LogFormat.extract(rest);
+                    log.format().install(false);
+                    yield BrokerCommand.run(log.args());
                 }
                 case "snapshot" -> help ? printed(SnapshotCommand.HELP) : SnapshotCommand.run(rest);
                 case "shell" -> help ? printed(Shell.HELP) : Shell.run(rest);

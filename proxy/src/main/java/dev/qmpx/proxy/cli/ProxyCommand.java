@@ -5,7 +5,7 @@ import dev.qmpx.broker.cli.UsageException;
 
 import dev.qmpx.broker.wire.SocketFiles;
 import dev.qmpx.proxy.downstream.UnixListener;
-import dev.qmpx.proxy.logging.OneLineFormatter;
+import dev.qmpx.proxy.logging.LogFormat;
 import dev.qmpx.proxy.metrics.MetricsEndpoint;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import dev.qmpx.proxy.loop.EventLoop;
@@ -35,9 +35,9 @@ final class ProxyCommand {
     private record Running(EventLoop loop, Guest guest, List<UnixListener> listeners) {
     }
 
-    static int run(String[] args) throws UsageException, IOException, InterruptedException {
+    static int run(String[] args, LogFormat logFormat) throws UsageException, IOException, InterruptedException {
         ProxyOptions options = ProxyOptions.parse(args);
-        OneLineFormatter.install(options.verbose());
+        logFormat.install(options.verbose());
         List<Running> running = new ArrayList<>();
         List<UnixListener> allListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
         try {

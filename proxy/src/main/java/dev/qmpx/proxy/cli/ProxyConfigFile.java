@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qmpx.broker.cli.UsageException;
 import dev.qmpx.broker.service.Broker;
+import dev.qmpx.broker.wire.ActivatedSockets;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -24,7 +25,9 @@ final class ProxyConfigFile {
     private ProxyConfigFile() {
     }
 
-    static List<ProxyOptions.GuestSpec> read(Path file, ProxyOptions.GuestFactory factory) throws UsageException {
+    /** @param activated sockets systemd passed, each given to the guest its name names */
+    static List<ProxyOptions.GuestSpec> read(Path file, ProxyOptions.GuestFactory factory, ActivatedSockets activated)
+            throws UsageException {
         JsonNode root;
         try {
             root = MAPPER.readTree(file.toFile());
@@ -60,8 +63,10 @@ final class ProxyConfigFile {
             }
             Path qemu = Path.of(text(entry, "qemu", where));
             JsonNode listen = entry.path("listen");
-            if (!listen.isArray() || listen.isEmpty()) {
-                throw new UsageException(where + ": 'listen' must be a non-empty list of socket paths");
+            List<Integer> passed = activated.named(name).stream().map(ActivatedSockets.Socket::fd).toList();
+            if (!(listen.isArray() && !listen.isEmpty()) && !(listen.isMissingNode() && !passed.isEmpty())) {
+                throw new UsageException(where + ": 'listen' must be a non-empty list of socket paths (it may be left "
+                        + "out when systemd passes a socket named '" + name + "')");
             }
             List<Path> paths = new ArrayList<>();
             for (JsonNode path : listen) {
@@ -72,7 +77,13 @@ final class ProxyConfigFile {
             }
             Path broker = entry.has("broker") ? Path.of(text(entry, "broker", where)).toAbsolutePath() : null;
             // One guest's QEMU going away must not end the process serving the others.
-            guests.add(new ProxyOptions.GuestSpec(factory.create(name, qemu, true, broker), paths, List.of()));
+            guests.add(new ProxyOptions.GuestSpec(factory.create(name, qemu, true, broker), paths, passed));
+        }
+        for (ActivatedSockets.Socket socket : activated.sockets()) {
+            if (!names.contains(socket.name())) {
+                throw new UsageException("systemd passed socket fd " + socket.fd() + " named '" + socket.name()
+                        + "', which is no guest in " + file + " (FileDescriptorName= must be a guest's name)");
+            }
         }
         return guests;
     }

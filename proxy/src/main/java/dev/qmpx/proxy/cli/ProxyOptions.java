@@ -2,6 +2,7 @@ package dev.qmpx.proxy.cli;
 
 import dev.qmpx.broker.cli.Arguments;
 import dev.qmpx.broker.cli.UsageException;
+import dev.qmpx.broker.wire.ActivatedSockets;
 
 import dev.qmpx.proxy.metrics.MetricsEndpoint;
 import dev.qmpx.proxy.metrics.ProxyMetrics;
@@ -41,6 +42,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                                        A stale socket file is replaced; a live one is an error.
               --listen-fd N            Accept clients on listening unix socket fd N, bound and
                                        passed by the parent process (repeatable).
+              (or none of these when started by systemd with sockets to accept on, below)
 
             Many guests in one process:
               --config FILE            A JSON file naming the guests, instead of --qemu, --listen,
@@ -52,6 +54,11 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                                        thread; the other options apply to every guest. A guest
                                        whose QEMU goes away waits for it to come back (as with
                                        --reconnect) and never affects the others.
+
+            Socket activation (systemd, sd_listen_fds): when LISTEN_PID is this process, the
+            LISTEN_FDS listening sockets from fd 3 on are accepted on too: all of them for the
+            one guest of --qemu; with --config each goes to the guest its FileDescriptorName
+            names (that guest's "listen" may then be left out). See dist/systemd/ for units.
 
             Options:
               --guest NAME             Name used in logs (default: the QEMU socket's file name).
@@ -99,6 +106,8 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                                        latency histograms, per-client counters, events, clients,
                                        job waits, fds received and passed, broker requests.
               --verbose                Log every frame with the client it belongs to.
+              --log-format text|json   stderr log lines as text (default) or as one JSON object
+                                       each: time, level, logger, thread, message, error.
 
             Network front end (the gateway module; see the README for the policy rules):
               --listen-tls HOST:PORT   QMP over TLS 1.3, one JSON message per line (repeatable).
@@ -212,6 +221,15 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
             throw new UsageException("--qemu SOCKET (or --config FILE) is required (see qmpx proxy --help)");
         }
         RemoteOptions remoteOptions = remote.build();
+        ActivatedSockets activated;
+        try {
+            activated = ActivatedSockets.fromEnvironment();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("socket activation: " + e.getMessage());
+        }
+        if (configFile == null) {
+            activated.sockets().forEach(socket -> fds.add(socket.fd()));
+        }
         if (configFile == null && paths.isEmpty() && fds.isEmpty() && remoteOptions == null) {
             throw new UsageException("at least one --listen PATH, --listen-fd N or network listener is required");
         }
@@ -238,7 +256,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
         GuestFactory factory = (guestName, qemuSocket, again, guestBroker) -> new GuestConfig(guestName, qemuSocket, again,
                 inFlight, limits, output, queue, timeouts, policy, audit, guestBroker, brokerMillis, state, registry);
         if (configFile != null) {
-            return new ProxyOptions(ProxyConfigFile.read(configFile, factory), socketMode, verbose, metrics, registry,
+            return new ProxyOptions(ProxyConfigFile.read(configFile, factory, activated), socketMode, verbose, metrics, registry,
                     remoteOptions);
         }
         if (name == null) {

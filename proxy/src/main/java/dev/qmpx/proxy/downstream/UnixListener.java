@@ -2,12 +2,10 @@ package dev.qmpx.proxy.downstream;
 
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.routing.Guest;
-import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import dev.qmpx.broker.wire.SocketFiles;
-import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -51,16 +49,7 @@ public final class UnixListener implements EventLoop.Handler {
 
     /** Adopts a listening socket inherited as file descriptor n (bound by the parent process). */
     public static UnixListener inherit(int fd) throws IOException {
-        AFUNIXServerSocket socket;
-        try {
-            socket = FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocket.class);
-        } catch (IOException | RuntimeException e) {
-            throw new IOException("fd " + fd + " is not an open listening unix socket: " + e.getMessage(), e);
-        }
-        if (!socket.isBound()) {
-            throw new IOException("fd " + fd + " is not a bound listening unix socket");
-        }
-        return new UnixListener(socket.getChannel(), "fd " + fd, null);
+        return new UnixListener(SocketFiles.inheritListening(fd).getChannel(), "fd " + fd, null);
     }
 
     public String name() {

@@ -5,31 +5,14 @@ import java.io.StringWriter;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 /** Log lines as operators read them: UTC time, level, component, message. */
 public final class OneLineFormatter extends Formatter {
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
             .withZone(ZoneOffset.UTC);
-
-    /** Sends every qmpx logger to stderr, one line per record; FINE (frames) only when verbose. */
-    public static void install(boolean verbose) {
-        Logger root = Logger.getLogger("");
-        for (Handler h : root.getHandlers()) {
-            root.removeHandler(h);
-        }
-        ConsoleHandler console = new ConsoleHandler();
-        console.setFormatter(new OneLineFormatter());
-        console.setLevel(Level.ALL);
-        root.addHandler(console);
-        root.setLevel(Level.INFO);
-        Logger.getLogger("dev.qmpx").setLevel(verbose ? Level.FINE : Level.INFO);
-    }
 
     @Override
     public String format(LogRecord r) {
@@ -48,7 +31,7 @@ public final class OneLineFormatter extends Formatter {
         return line.toString();
     }
 
-    private static String label(Level level) {
+    static String label(Level level) {
         if (level.intValue() >= Level.SEVERE.intValue()) {
             return "ERROR";
         }
