@@ -47,7 +47,8 @@ class JobsAndPolicyIT {
         }
     }
 
-    private static String clients(QmpClient client) {
+    /** The __dev.qmpx_clients listing, as the given client gets it. */
+    static String clients(QmpClient client) {
         try {
             return client.execute("{\"execute\": \"__dev.qmpx_clients\"}", TIMEOUT);
         } catch (java.io.IOException e) {

@@ -66,15 +66,15 @@ class RestartIT {
             assertEquals(0, new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", extra.toString(), "1M")
                     .inheritIO().start().waitFor());
             box.broker.allow("vm1", extra, "rw", false, false, false);
-            Path lockspace = box.dir.resolve("state/lockspace");
-            Files.createDirectories(lockspace);
-            Files.writeString(lockspace.resolve("stall"), "");
+            String fdsetsBefore = box.fdsets();
+            Map<Integer, String> qemuBaseline = ProcFds.targets(box.qemu.pid());
+            box.stallBroker();
             box.client.send("{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"qcow2\", \"node-name\": \"extra\", "
                     + "\"file\": {\"driver\": \"file\", \"filename\": \"" + extra + "\"}}, \"id\": \"during-crash\"}");
-            Await.until("the broker stalled in the request", TIMEOUT, () -> Files.exists(lockspace.resolve("stalled")));
+            box.awaitBrokerStalled();
             box.broker.process.destroyForcibly();
             box.broker.process.waitFor();
-            Files.delete(lockspace.resolve("stall"));
+            box.releaseBroker();
             // Queries go on while the broker is down.
             try (QmpClient other = QmpClient.negotiated(box.listen, TIMEOUT)) {
                 assertTrue(other.execute("{\"execute\": \"query-status\"}", TIMEOUT).contains("\"running\": true"));
@@ -83,9 +83,18 @@ class RestartIT {
             assertEquals("{\"return\": {}, \"id\": \"during-crash\"}", box.client.nextReply(Duration.ofSeconds(40)));
             assertTrue(box.proxy.log().contains("retrying it once"), box.proxy.log());
             assertTrue(box.graph().contains("\"node-name\": \"extra\""));
+            String fdsets = box.fdsets();
+            assertEquals(1, fdsets.split(java.util.regex.Pattern.quote(extra.toString()), -1).length - 1,
+                    "one fdset for the image, none from the lost open: " + fdsets);
             // The restarted broker kept the whitelist and still serves the guest.
             assertEquals("{\"return\": {}}", box.execute("{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"extra\"}}"));
             assertFalse(box.broker.log().contains("SEVERE"), box.broker.log());
+            // The lost open and its retry left nothing: the node's fdset went with it, QEMU holds the
+            // fds it held before, and the images are sound.
+            Await.until("fdsets as before", TIMEOUT, () -> box.fdsets().equals(fdsetsBefore));
+            ProcFds.awaitCount("QEMU", box.qemu.pid(), qemuBaseline, TIMEOUT);
+            ImageFiles.assertIntact(extra);
+            box.assertBasesIntact();
         }
     }
 }

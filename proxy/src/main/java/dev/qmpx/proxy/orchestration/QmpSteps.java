@@ -3,6 +3,7 @@ package dev.qmpx.proxy.orchestration;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.proxy.routing.Guest;
+import dev.qmpx.proxy.routing.NotSentException;
 
 import java.io.FileDescriptor;
 import java.util.concurrent.CompletableFuture;
@@ -23,9 +24,16 @@ final class QmpSteps {
     }
 
     /** A step failed; its message says which and why. */
-    static final class StepFailed extends Exception {
+    static class StepFailed extends Exception {
         StepFailed(String message) {
             super(message, null, false, false);
+        }
+    }
+
+    /** A command was sent and no answer came (QEMU went away, or too slow): whether it ran is unknown. */
+    static final class Unanswered extends StepFailed {
+        Unanswered(String message) {
+            super(message);
         }
     }
 
@@ -56,11 +64,12 @@ final class QmpSteps {
             return future.get(STEP_SECONDS, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new StepFailed(what + ": interrupted");
+            throw new Unanswered(what + ": interrupted");
         } catch (ExecutionException e) {
-            throw new StepFailed(what + ": " + e.getCause().getMessage());
+            String message = what + ": " + e.getCause().getMessage();
+            throw e.getCause() instanceof NotSentException ? new StepFailed(message) : new Unanswered(message);
         } catch (TimeoutException e) {
-            throw new StepFailed(what + ": no answer within " + STEP_SECONDS + " s");
+            throw new Unanswered(what + ": no answer within " + STEP_SECONDS + " s");
         }
     }
 }

@@ -26,18 +26,16 @@ import java.util.logging.Logger;
  * time), or by the recovery before the guest serves clients.
  *
  * <p>For fault-injection tests, the system property {@code qmpx.fault.stop-after-journal-records=N}
- * makes the process stop itself (SIGSTOP) right after the N-th record of a snapshot is on disk,
- * before the step it announces: the test then kills the proxy, QEMU or the broker at exactly that
- * point, and kills or continues the proxy.
+ * makes the process stop itself (SIGSTOP, {@link FaultPoint}) right after the N-th record of a
+ * snapshot is on disk, before the step it announces.
  */
 public final class SnapshotJournal {
     private static final Logger LOG = Logger.getLogger(SnapshotJournal.class.getName());
     private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final int STOP_AFTER = Integer.getInteger("qmpx.fault.stop-after-journal-records", -1);
 
     private final Path file;
+    private final FaultPoint afterRecord = new FaultPoint("qmpx.fault.stop-after-journal-records");
     private FileChannel channel;
-    private int records;
 
     public SnapshotJournal(Path stateDir, String guest) {
         this.file = stateDir.resolve(guest + ".snapshot-journal");
@@ -52,7 +50,7 @@ public final class SnapshotJournal {
         Files.createDirectories(file.getParent(), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                 java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
         channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        records = 0;
+        afterRecord.reset();
         syncDirectory();
         record(first);
     }
@@ -61,15 +59,7 @@ public final class SnapshotJournal {
     public synchronized void record(ObjectNode step) throws IOException {
         channel.write(ByteBuffer.wrap((MAPPER.writeValueAsString(step) + "\n").getBytes(StandardCharsets.UTF_8)));
         channel.force(false);
-        records++;
-        if (records == STOP_AFTER) {
-            LOG.severe("fault injection: stopping after journal record " + records + ": " + step);
-            try {
-                new ProcessBuilder("kill", "-STOP", Long.toString(ProcessHandle.current().pid())).start().waitFor();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        afterRecord.pass(step);
     }
 
     /** The snapshot is over (committed or undone): nothing is left to recover. */
@@ -84,6 +74,21 @@ public final class SnapshotJournal {
         } catch (IOException e) {
             LOG.severe("cannot delete the snapshot journal " + file + ": " + e.getMessage()
                     + "; the next start will check a snapshot that is already over");
+        }
+    }
+
+    /**
+     * The snapshot's outcome is unknown (its transaction went unanswered): the record stays for
+     * the recovery at the next connection to QEMU, which can tell from the graph or keeps the files.
+     */
+    public synchronized void leave() {
+        try {
+            if (channel != null) {
+                channel.close();
+                channel = null;
+            }
+        } catch (IOException e) {
+            LOG.warning("closing the snapshot journal " + file + ": " + e.getMessage());
         }
     }
 

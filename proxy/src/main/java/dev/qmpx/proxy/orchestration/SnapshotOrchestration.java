@@ -86,10 +86,21 @@ public final class SnapshotOrchestration {
                     prepare(target, bases.get(target.node()));
                 }
                 commit(bases);
+            } catch (QmpSteps.Unanswered e) {
+                if (!steps.isEmpty() && steps.getLast().has("commit")) {
+                    // The transaction may have run, and the guest may have written into the overlays since:
+                    // deleting them could lose data. The next connection's recovery settles it.
+                    LOG.warning(guest.config().name() + ": the snapshot's transaction got no answer (" + e.getMessage()
+                            + "); nothing is undone; the recovery at the next connection to QEMU settles it from "
+                            + journal.file());
+                    journal.leave();
+                    return new Outcome(null, "qmpx: the snapshot's transaction got no answer (" + e.getMessage()
+                            + "): whether it ran is unknown, so nothing was undone; the proxy settles it from "
+                            + journal.file() + " when it next connects to QEMU");
+                }
+                return undone(e);
             } catch (QmpSteps.StepFailed e) {
-                LOG.warning(guest.config().name() + ": snapshot failed, undoing " + steps.size() + " step(s): " + e.getMessage());
-                SnapshotUndo.undo(steps, guest, qmp, true, null);
-                return new Outcome(null, "qmpx: snapshot failed, nothing changed: " + e.getMessage());
+                return undone(e);
             }
             journal.end();
             LOG.info(guest.config().name() + ": snapshot of " + request.targets().size() + " disk(s) committed");
@@ -104,6 +115,12 @@ public final class SnapshotOrchestration {
         } finally {
             guest.settleFdsets(this);
         }
+    }
+
+    private Outcome undone(QmpSteps.StepFailed e) {
+        LOG.warning(guest.config().name() + ": snapshot failed, undoing " + steps.size() + " step(s): " + e.getMessage());
+        SnapshotUndo.undo(steps, guest, qmp, true, null);
+        return new Outcome(null, "qmpx: snapshot failed, nothing changed: " + e.getMessage());
     }
 
     /** Journals a step, then it may be taken. */

@@ -23,6 +23,8 @@ public final class SnapshotUndo {
     private static final Logger LOG = Logger.getLogger(SnapshotUndo.class.getName());
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final long RETRY_MAX_MILLIS = 30_000;
+    /** For fault-injection tests: stop the process after the N-th undo step it has taken (see FaultPoint). */
+    private static final FaultPoint AFTER_STEP = new FaultPoint("qmpx.fault.stop-after-undo-steps");
 
     private SnapshotUndo() {
     }
@@ -41,16 +43,20 @@ public final class SnapshotUndo {
                 deleted.add(step.get("node-deleted").asText());
             } else if (step.has("node") && sameQemu && !deleted.contains(step.get("node").asText())) {
                 qmp.quietly("blockdev-del", NODES.objectNode().put("node-name", step.get("node").asText()));
+                AFTER_STEP.pass(step);
             } else if (step.has("job") && sameQemu) {
                 dismissJob(step.get("job").asText(), guest, qmp);
+                AFTER_STEP.pass(step);
             } else if (step.has("fdset") && sameQemu && ours(step, fdsets)) {
                 long id = step.get("fdset").asLong();
                 guest.loop().execute(() -> guest.removeBrokeredFdsets(List.of(id)));
+                AFTER_STEP.pass(step);
             } else if (step.has("create")) {
                 files.add(step.get("create").asText());
             }
         }
         List<String> left = unlink(files, guest);
+        AFTER_STEP.pass(files);
         if (left.isEmpty()) {
             guest.snapshotJournal().end();
             return;
@@ -119,8 +125,10 @@ public final class SnapshotUndo {
 
     /**
      * Runs on a fresh start of the guest's monitor connection, before clients are served: a snapshot
-     * an earlier process left unfinished is completed when its transaction had committed (every
-     * overlay has its base as backing), otherwise undone. Calls ready when the guest may serve.
+     * an earlier process left unfinished is completed when its transaction had committed, otherwise
+     * undone. After a commit the guest writes into the overlays, so they are kept whatever QEMU is
+     * there now; a new QEMU has no nodes or fdsets of the snapshot, and attaching its disks to the
+     * overlays is management's job. Calls ready when the guest may serve.
      */
     public static void recover(Guest guest, Runnable ready) {
         SnapshotJournal journal = guest.snapshotJournal();
@@ -141,13 +149,26 @@ public final class SnapshotUndo {
                 journal.resume();
                 QmpSteps qmp = new QmpSteps(guest);
                 boolean sameQemu = unfinished.getFirst().path("qemu-pid").asLong() == guest.qemuPid();
-                if (sameQemu && committed(unfinished, qmp)) {
-                    LOG.warning(guest.config().name() + ": a snapshot interrupted by a crash had committed; completing it");
-                    journal.end();
-                } else {
-                    LOG.warning(guest.config().name() + ": undoing a snapshot interrupted by a crash ("
-                            + unfinished.size() + " journal records" + (sameQemu ? "" : ", QEMU was restarted meanwhile") + ")");
-                    undo(unfinished, guest, qmp, sameQemu, qmp.call("query-fdsets", null));
+                String name = guest.config().name();
+                switch (commitState(unfinished, sameQemu, qmp)) {
+                    case COMMITTED -> {
+                        LOG.warning(name + ": a snapshot interrupted by a crash had committed; completing it" + (sameQemu ? ""
+                                : "; QEMU was restarted meanwhile: keeping the overlay files " + targetFiles(unfinished)
+                                + " (the guest wrote into them); the new QEMU's block graph is management's to rebuild on them"));
+                        journal.end();
+                    }
+                    case IN_DOUBT -> {
+                        LOG.warning(name + ": a snapshot interrupted by a crash may have committed: its transaction was due"
+                                + " and QEMU was restarted meanwhile, so nothing shows whether it ran; keeping the overlay files "
+                                + targetFiles(unfinished) + " (the guest may have written into them); the new QEMU's block graph"
+                                + " is management's to rebuild, on them or on the bases");
+                        journal.end();
+                    }
+                    case NOT_COMMITTED -> {
+                        LOG.warning(name + ": undoing a snapshot interrupted by a crash (" + unfinished.size()
+                                + " journal records" + (sameQemu ? "" : ", QEMU was restarted meanwhile") + ")");
+                        undo(unfinished, guest, qmp, sameQemu, qmp.call("query-fdsets", null));
+                    }
                 }
             } catch (QmpSteps.StepFailed | IOException e) {
                 LOG.severe(guest.config().name() + ": snapshot recovery stopped: " + e.getMessage()
@@ -158,29 +179,57 @@ public final class SnapshotUndo {
         });
     }
 
-    private static boolean committed(List<JsonNode> steps, QmpSteps qmp) throws QmpSteps.StepFailed {
+    /** Whether the transaction ran, as far as the journal and (for the same QEMU) the graph tell. */
+    private enum CommitState { COMMITTED, IN_DOUBT, NOT_COMMITTED }
+
+    private static CommitState commitState(List<JsonNode> steps, boolean sameQemu, QmpSteps qmp) throws QmpSteps.StepFailed {
         JsonNode commit = null;
         for (JsonNode step : steps) {
+            if (step.has("committed")) {
+                return CommitState.COMMITTED;
+            }
             if (step.has("commit")) {
                 commit = step.get("commit");
             }
         }
         if (commit == null) {
-            return false;
+            return CommitState.NOT_COMMITTED;
         }
-        JsonNode nodes = qmp.call("query-named-block-nodes", null);
+        // Killed between sending the transaction and journaling its success: only the graph of the
+        // QEMU that ran it can tell.
+        if (!sameQemu) {
+            return CommitState.IN_DOUBT;
+        }
+        return switched(commit, qmp.call("query-named-block-nodes", null)) ? CommitState.COMMITTED : CommitState.NOT_COMMITTED;
+    }
+
+    /**
+     * Every overlay has its base attached as backing. The orchestration adds overlays with no backing,
+     * so only the transaction's blockdev-snapshot attaches one.
+     */
+    private static boolean switched(JsonNode commit, JsonNode nodes) {
         for (JsonNode pair : commit) {
-            boolean switched = false;
-            for (JsonNode node : nodes) {
-                if (node.path("node-name").asText().equals(pair.path("overlay").asText())
-                        && node.path("image").has("backing-image")) {
-                    switched = true;
-                }
-            }
-            if (!switched) {
+            String base = imageOf(nodes, pair.path("node").asText()).path("filename").asText(null);
+            String backing = imageOf(nodes, pair.path("overlay").asText()).path("backing-image").path("filename").asText(null);
+            if (base == null || !base.equals(backing)) {
                 return false;
             }
         }
         return true;
+    }
+
+    private static JsonNode imageOf(JsonNode nodes, String nodeName) {
+        for (JsonNode node : nodes) {
+            if (node.path("node-name").asText().equals(nodeName)) {
+                return node.path("image");
+            }
+        }
+        return NODES.missingNode();
+    }
+
+    private static List<String> targetFiles(List<JsonNode> steps) {
+        List<String> files = new ArrayList<>();
+        steps.getFirst().path("targets").forEach(target -> files.add(target.path("file").asText()));
+        return files;
     }
 }

@@ -15,8 +15,9 @@ import java.util.Set;
  * <li>blockdev-add: nodes of the file, host_device and host_cdrom drivers, at any depth (e.g. a
  * qcow2 node's "file" child), with "read-only" inherited from the parent as QEMU does;</li>
  * <li>blockdev-create with the file driver: a new file;</li>
- * <li>drive-mirror, drive-backup (also as transaction actions): the target, a new file, or with
- * mode "existing" an existing one opened read-write.</li>
+ * <li>drive-mirror, drive-backup (drive-backup also as a transaction action; QEMU 7.2 has no
+ * drive-mirror action): the target, a new file, or with mode "existing" an existing one opened
+ * read-write.</li>
  * </ul>
  * blockdev-snapshot-sync is orchestrated instead ({@code SnapshotRequest}). Paths that are already
  * /dev/fdset/N are the client's own sets and are left alone.

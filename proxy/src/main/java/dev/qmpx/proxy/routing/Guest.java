@@ -384,7 +384,7 @@ public final class Guest implements UpstreamLink.Listener {
     private void send(Outgoing outgoing, ClientSession from) {
         if (!upstream.isConnected()) {
             outgoing.closeFds();
-            outgoing.handler().onAbandoned(QmpError.generic("qmpx: not connected to QEMU"));
+            outgoing.handler().onNotSent(QmpError.generic("qmpx: not connected to QEMU"));
             return;
         }
         String id = allocateId();
@@ -657,7 +657,7 @@ public final class Guest implements UpstreamLink.Listener {
         loop.execute(() -> {
             if (state != State.READY && state != State.LEARNING) {
                 dev.qmpx.proxy.fds.PendingFds.close(fd);
-                reply.completeExceptionally(new IOException("not connected to QEMU"));
+                reply.completeExceptionally(new NotSentException("not connected to QEMU"));
                 return;
             }
             java.io.FileDescriptor[] fds = fd == null ? new java.io.FileDescriptor[0] : new java.io.FileDescriptor[] {fd};
@@ -671,6 +671,11 @@ public final class Guest implements UpstreamLink.Listener {
                         @Override
                         public void onAbandoned(QmpError reason) {
                             reply.completeExceptionally(new IOException(reason.desc()));
+                        }
+
+                        @Override
+                        public void onNotSent(QmpError reason) {
+                            reply.completeExceptionally(new NotSentException(reason.desc()));
                         }
                     }));
             pump();
@@ -977,6 +982,9 @@ public final class Guest implements UpstreamLink.Listener {
         metrics.inFlight(0);
         fdCommandInFlight = false;
         ring.clear();
+        // The proxy's own commands not sent yet are told so (an orchestration then knows QEMU never
+        // ran them), and their fds closed.
+        List<Outgoing> unsent = new ArrayList<>(internal);
         internal.clear();
         jobWaiters.values().forEach(wait -> wait.timer().cancel());
         jobWaiters.clear();
@@ -988,6 +996,11 @@ public final class Guest implements UpstreamLink.Listener {
             if (!entry.timedOut) {
                 entry.outgoing.handler().onAbandoned(abandoned);
             }
+        }
+        QmpError notSent = QmpError.generic("qmpx: the connection to QEMU was lost before this was sent");
+        for (Outgoing outgoing : unsent) {
+            outgoing.closeFds();
+            outgoing.handler().onNotSent(notSent);
         }
         for (ClientSession session : List.copyOf(sessions)) {
             session.setScheduled(false);

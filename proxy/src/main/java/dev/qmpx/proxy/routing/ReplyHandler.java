@@ -23,6 +23,11 @@ public interface ReplyHandler {
     /** No reply will come (QEMU went away, a timeout, or the command was never sent). */
     void onAbandoned(QmpError reason);
 
+    /** No reply will come because the command never left the proxy: QEMU cannot have run it. */
+    default void onNotSent(QmpError reason) {
+        onAbandoned(reason);
+    }
+
     /** The proxy answered in the command's place (a job request); returnJson is the value of "return". */
     default void onLocalReturn(String returnJson) {
         throw new UnsupportedOperationException("no local answers for this command");
