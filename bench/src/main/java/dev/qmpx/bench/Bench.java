@@ -1,6 +1,7 @@
 package dev.qmpx.bench;
 
 import dev.qmpx.broker.cli.UsageException;
+import dev.qmpx.proxy.cli.Launcher;
 import dev.qmpx.proxy.demo.QemuProcess;
 
 import java.io.IOException;
@@ -23,7 +24,7 @@ public final class Bench {
     }
 
     static int run(String[] args) {
-        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
+        if (args.length > 0 && Launcher.isHelp(args[0])) {
             System.out.print(BenchOptions.HELP);
             return 0;
         }

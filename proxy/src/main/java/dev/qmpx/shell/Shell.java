@@ -42,63 +42,81 @@ public final class Shell {
                 qmpx shell [-p | --raw] [-l FILE] [--history FILE | --no-history] SOCKET
 
             DESCRIPTION
-                Connects to the QMP unix socket SOCKET (a qmpx proxy's --listen socket, or QEMU's own
-                -qmp monitor), shows QEMU's version, negotiates capabilities, then runs the commands
-                given one a line, one at a time, and shows each reply. Events are shown as they
-                arrive, with their timestamp, also while a line is being typed.
+                Connects to the QMP unix socket SOCKET (a qmpx proxy's --listen socket,
+                or QEMU's own -qmp monitor), shows QEMU's version, negotiates
+                capabilities, then runs the commands given one a line, one at a time,
+                and shows each reply. Events are shown as they arrive, with their
+                timestamp, also while a line is being typed.
 
                 A line is a command and its arguments:  COMMAND [KEY=VALUE]...
-                A VALUE that is valid JSON is taken as JSON: numbers, true, false, null, "strings" or
-                'strings', [arrays] and {objects} (these may contain spaces); anything else is a
-                string. A VALUE starting with {, [, " or ' must be valid JSON. Dotted keys build
-                nested objects: file.driver=null-co gives {"file": {"driver": "null-co"}}. A key
-                given twice is an error.
-                A line starting with { is sent as it is: one JSON object (single quotes allowed).
-                transaction( ACTION [KEY=VALUE]... [; ACTION [KEY=VALUE]...]... ) sends one
-                transaction; its actions may also follow "transaction(" one a line (prompt TRANS>)
-                until a line ")". The words "transaction(", ";" and ")" stand apart.
-                The shell adds an id of its own to each command that has none. A line it cannot
-                parse gets an error, and nothing is sent.
+                A VALUE that is valid JSON is taken as JSON: numbers, true, false, null,
+                "strings" or 'strings', [arrays] and {objects} (these may contain
+                spaces); anything else is a string. A VALUE starting with {, [, " or '
+                must be valid JSON. Dotted keys build nested objects: file.driver=null-co
+                gives {"file": {"driver": "null-co"}}. A key given twice is an error.
+                A line starting with { is sent as it is: one JSON object (single quotes
+                allowed).
+                transaction( ACTION [KEY=VALUE]... [; ACTION [KEY=VALUE]...]... ) sends
+                one transaction; its actions may also follow "transaction(" one a line
+                (prompt TRANS>) until a line ")". The words "transaction(", ";" and ")"
+                stand apart.
+                The shell adds an id of its own to each command that has none. A line
+                it cannot parse gets an error, and nothing is sent.
 
-                A reply shows as its return value in pretty JSON, an error as "error: CLASS: DESC", an
-                event as "[DATE TIME.MICROSECONDS] event NAME DATA" (local time). The shell's own
-                commands (qmp_capabilities, query-commands) are not shown. Nothing bounds how long a
-                command may take.
+                A reply shows as its return value in pretty JSON, an error as
+                "error: CLASS: DESC", an event as "[DATE TIME.MICROSECONDS] event NAME
+                DATA" (local time). The shell's own commands (qmp_capabilities,
+                query-commands) are not shown. Nothing bounds how long a command may
+                take.
 
-                Stdin a terminal: line editing, history, Tab completes command names (from
-                query-commands), Ctrl-C drops the line being typed (and a transaction being
-                collected), Ctrl-D ends the shell. Ctrl-C while a command runs stops waiting for
-                its reply (the command still runs; its reply is shown when it comes).
-                Stdin a pipe or file: reads lines to the end; replies and events go to stdout, the
-                shell's own messages (bad lines, a lost connection) to stderr; no prompt.
+                Stdin a terminal: line editing, history, Tab completes command names
+                (from query-commands), Ctrl-C drops the line being typed (and a
+                transaction being collected), Ctrl-D ends the shell. Ctrl-C while a
+                command runs stops waiting for its reply (the command still runs; its
+                reply is shown when it comes).
+                Stdin a pipe or file: reads lines to the end; replies and events go to
+                stdout, the shell's own messages (bad lines, a lost connection) to
+                stderr; no prompt.
                 Either way the shell ends once QEMU has accepted a quit.
 
             OPTIONS
-                -p, --pretty      Show replies and events as above (the default).
-                --raw             Show QEMU's lines unchanged: greeting, replies, events.
-                -l, --log FILE    Append the session to FILE: every line sent ("-> LINE") and received
-                                  ("<- LINE") as raw JSON, after a "# qmpx shell TIME SOCKET" line.
-                --history FILE    Keep the history of interactive sessions in FILE
-                                  (default ~/.qmpx_shell_history).
-                --no-history      Keep no history file.
-                -h, --help        Show this text.
+                -p, --pretty    Show replies and events as above (the default).
+                --raw           Show QEMU's lines unchanged: greeting, replies, events.
+                -l, --log FILE  Append the session to FILE: every line sent ("-> LINE")
+                                and received ("<- LINE") as raw JSON, after a
+                                "# qmpx shell TIME SOCKET" line.
+                --history FILE  Keep the history of interactive sessions in FILE
+                                (default ~/.qmpx_shell_history).
+                --no-history    Keep no history file.
+                -h, --help      Show this text.
+
+            ENVIRONMENT
+                HOME            Where the default history file is.
+
+            FILES
+                ~/.qmpx_shell_history
+                                The history of interactive sessions (--history).
 
             EXIT STATUS
-                0   every command succeeded
-                1   a command got an error or a line could not be parsed (the shell goes on with the
-                    next line), or the connection could not be made or was lost, or the log could not
-                    be written
-                2   bad options
+                0   Every command succeeded.
+                1   A command got an error or a line could not be parsed (the shell goes
+                    on with the next line), or the connection could not be made or was
+                    lost, or the log could not be written.
+                2   Bad options.
 
             EXAMPLES
                 qmpx shell /run/qmpx/vm1.sock
                     (QEMU) query-status
                     (QEMU) qom-list path=/machine
-                    (QEMU) blockdev-add driver=raw node-name=disk1 file.driver=null-co file.size=1048576
-                    (QEMU) transaction( block-dirty-bitmap-add node=disk1 name=b0 ; block-dirty-bitmap-add node=disk1 name=b1 )
+                    (QEMU) blockdev-add driver=raw node-name=disk1 file.driver=null-co
+                    (QEMU) transaction( block-dirty-bitmap-add node=disk1 name=b0 ;
+                    TRANS> block-dirty-bitmap-add node=disk1 name=b1 )
                     (QEMU) {"execute": "query-name", "id": "mine"}
                 printf 'stop\\ncont\\n' | qmpx shell -l session.log /run/qmpx/vm1.sock
                 qmpx shell --raw /run/vm1/qmp.sock < commands.txt
+
+            SEE ALSO
+                qmpx proxy --help; QEMU's scripts/qmp/qmp-shell.
             """;
 
     private final QmpSession session;

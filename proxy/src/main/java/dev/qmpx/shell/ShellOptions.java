@@ -30,7 +30,7 @@ record ShellOptions(Path socket, boolean raw, Optional<Path> log, Optional<Path>
                 case "--no-history" -> history = Optional.empty();
                 default -> {
                     if (word.startsWith("-")) {
-                        throw new UsageException("unknown option '" + word + "' (see qmpx shell --help)");
+                        throw UsageException.unknownOption(word, "shell");
                     }
                     if (socket != null) {
                         throw new UsageException("one SOCKET only, got '" + socket + "' and '" + word + "'");

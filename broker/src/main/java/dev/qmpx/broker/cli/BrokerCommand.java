@@ -27,41 +27,92 @@ public final class BrokerCommand {
     private static final Logger LOG = Logger.getLogger(BrokerCommand.class.getName());
 
     public static final String HELP = """
-            Usage: qmpx broker --state DIR --hook-dir DIR --admin SOCKET [options]
+            NAME
+                qmpx broker - open guest files from per-guest whitelists, pass their fds
 
-            The only qmpx process that opens guest files. For each registered guest it listens on
-            HOOK-DIR/<guest>.sock (mode 600; owned by the guest's uid when one is bound) and answers
-            {"open": "/abs/path", "access": "r"|"rw", "create": false, "id": N} with the file's fd
-            (SCM_RIGHTS) if the guest's whitelist allows it, or with an error whose class is
-            PermissionDenied, NotFound, LockConflict or InvalidRequest. Default deny; canonical
-            absolute paths only; no symlink is followed (openat2 RESOLVE_NO_SYMLINKS); create is
-            exclusive and never truncates; device nodes and FIFOs only where an entry allows them.
+            SYNOPSIS
+                qmpx broker --state DIR --hook-dir DIR --admin SOCKET [OPTION]...
 
-            Required:
-              --state DIR            Registrations, whitelists and leases (broker-state.json,
-                                     written atomically; a corrupt file stops the broker).
-              --hook-dir DIR         Where the guests' hook sockets are created.
-              --admin SOCKET         The admin socket (mode 600; root and the broker's uid only).
-                                     Optional when a service manager passes it (below).
+            DESCRIPTION
+                The only qmpx process that opens guest files. For each registered guest
+                it listens on HOOK-DIR/GUEST.sock (mode 600; owned by the guest's uid
+                when one is bound) and answers
+                  {"open": "/abs/path", "access": "r"|"rw", "create": false, "id": N}
+                with the file's fd (SCM_RIGHTS) if the guest's whitelist allows it, or
+                with an error whose class is PermissionDenied, NotFound, LockConflict or
+                InvalidRequest. Default deny; canonical absolute paths only; no symlink
+                is followed (openat2 RESOLVE_NO_SYMLINKS); create is exclusive and never
+                truncates; device nodes and FIFOs only where an entry allows them.
 
-            Options:
-              --lock-manager NAME    Lock-manager plug-in: none (default), fcntl, or a third
-                                     party's on the class path (QMPX_CLASSPATH). If it cannot
-                                     load or refuses, every open is refused until it is fixed.
-              --lockspace DIR        Lock files of the fcntl lock manager (default STATE/lockspace).
-              --audit FILE           One JSON line per grant and denial (default STATE/audit.log;
-                                     - for stderr).
-              --log-format text|json stderr log lines as text (default) or as one JSON object
-                                     each: time, level, logger, thread, message, error.
-              -h, --help             This text.
+                Guests and their whitelists change at run time through the admin
+                socket: qmpx register, unregister, allow, revoke, whitelist, grants,
+                status (qmpx allow --help).
 
-            Socket activation: when started by systemd (LISTEN_PID, LISTEN_FDS) with one socket,
-            or with one whose FileDescriptorName is "admin", that socket is the admin socket and
-            --admin may be left out; the broker then never binds or removes it. See
-            dist/systemd/qmpx-broker.socket.
+                Socket activation: when started by systemd (LISTEN_PID, LISTEN_FDS) with
+                one socket, or with one whose FileDescriptorName is "admin", that socket
+                is the admin socket and --admin may be left out; the broker then never
+                binds or removes it.
 
-            Administration (each takes --admin SOCKET): qmpx register, unregister, allow, revoke,
-            whitelist, grants, status; see qmpx allow --help.
+                Run it with umask 077: a hook socket has the umask's mode between its
+                bind and the chmod to 600 that follows.
+
+            OPTIONS
+              Required:
+                --state DIR             Registrations, whitelists and leases
+                                        (broker-state.json, written atomically; a
+                                        corrupt file stops the broker).
+                --hook-dir DIR          Where the guests' hook sockets are created.
+                --admin SOCKET          The admin socket (mode 600; root and the
+                                        broker's uid only). Optional when a service
+                                        manager passes it (see DESCRIPTION).
+
+              Other options:
+                --lock-manager NAME     Lock-manager plug-in: none (default), fcntl, or
+                                        a third party's on the class path
+                                        (QMPX_CLASSPATH). If it cannot load or
+                                        refuses, every open is refused until it is
+                                        fixed.
+                --lockspace DIR         Lock files of the fcntl lock manager (default
+                                        STATE/lockspace).
+                --audit FILE            One JSON line per grant and denial (default
+                                        STATE/audit.log; - for stderr).
+                --log-format text|json  stderr log lines as text (default) or as one
+                                        JSON object each: time, level, logger, thread,
+                                        message, error.
+                -h, --help              Show this text.
+
+            ENVIRONMENT
+                LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES
+                                        The admin socket passed by systemd.
+                QMPX_CLASSPATH          Where third-party lock managers are found (see
+                                        qmpx --help).
+
+            FILES
+                STATE/broker-state.json
+                                        Registrations, whitelists and leases, with a
+                                        SHA-256 line; never loaded in part.
+                STATE/audit.log         The audit, unless --audit says otherwise.
+                STATE/lockspace/        The fcntl lock manager's lock files, one per
+                                        image, named by the SHA-256 of its path.
+                HOOK-DIR/GUEST.sock     Each registered guest's hook socket.
+                dist/systemd/qmpx-broker.service, dist/systemd/qmpx-broker.socket
+                                        Units for socket activation.
+
+            EXIT STATUS
+                0   Stopped by SIGTERM (or SIGINT).
+                1   The state could not be loaded (a torn or corrupt broker-state.json),
+                    or a directory, the audit file or the admin socket could not be
+                    made (a live socket at --admin, say).
+                2   Bad options, or sockets from systemd it cannot use.
+
+            EXAMPLES
+                umask 077
+                qmpx broker --state /var/lib/qmpx --hook-dir /run/qmpx/hooks \\
+                    --admin /run/qmpx/broker.sock --lock-manager fcntl
+
+            SEE ALSO
+                qmpx allow --help, qmpx proxy --help, qmpx --help; the README's "The
+                open-hook fd broker".
             """;
 
     private BrokerCommand() {
@@ -84,7 +135,7 @@ public final class BrokerCommand {
                 case "--lock-manager" -> lockManager = a.value(option);
                 case "--lockspace" -> lockspace = Path.of(a.value(option)).toAbsolutePath();
                 case "--audit" -> audit = a.value(option);
-                default -> throw new UsageException("unknown option '" + option + "' (see qmpx broker --help)");
+                default -> throw UsageException.unknownOption(option, "broker");
             }
         }
         AFUNIXServerSocket activatedAdmin = activatedAdminSocket();

@@ -28,116 +28,209 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
     }
 
     static final String HELP = """
-            Usage: qmpx proxy --qemu SOCKET (--listen PATH | --listen-fd N)... [options]
-                   qmpx proxy --config FILE [options]
+            NAME
+                qmpx proxy - share one QEMU QMP monitor among many clients
 
-            Owns the one QMP connection QEMU allows and serves any number of QMP clients on the
-            sockets it listens on. Each client gets QEMU's greeting and negotiates for itself; its
-            ids come back exactly as sent; every negotiated client receives every event.
+            SYNOPSIS
+                qmpx proxy --qemu SOCKET (--listen PATH | --listen-fd N)... [OPTION]...
+                qmpx proxy --config FILE [OPTION]...
 
-            Required:
-              --qemu SOCKET            QEMU's QMP socket (-qmp unix:SOCKET,server=on,wait=off).
-                                       The proxy retries until QEMU is there.
-              --listen PATH            Bind a unix socket for clients at PATH (repeatable).
-                                       A stale socket file is replaced; a live one is an error.
-              --listen-fd N            Accept clients on listening unix socket fd N, bound and
-                                       passed by the parent process (repeatable).
-              (or none of these when started by systemd with sockets to accept on, below)
+            DESCRIPTION
+                Owns the one QMP connection QEMU allows and serves any number of QMP
+                clients on the sockets it listens on. Each client gets QEMU's greeting
+                and negotiates for itself; its ids come back exactly as sent; every
+                negotiated client receives every event.
 
-            Many guests in one process:
-              --config FILE            A JSON file naming the guests, instead of --qemu, --listen,
-                                       --listen-fd, --guest and --broker:
-                                         {"guests": [{"name": "vm1", "qemu": "/run/vm1/qmp.sock",
-                                           "listen": ["/run/qmpx/vm1.sock"],
-                                           "broker": "/run/qmpx/hooks/vm1.sock"}, ...]}
-                                       ("broker" is optional.) Each guest has its own event loop
-                                       thread; the other options apply to every guest. A guest
-                                       whose QEMU goes away waits for it to come back (as with
-                                       --reconnect) and never affects the others.
+                At least one listener is needed: --listen, --listen-fd, a socket passed
+                by systemd (below) or a network listener (--listen-tls, --listen-ws,
+                --insecure-listen). With --config one process serves several guests.
 
-            Socket activation (systemd, sd_listen_fds): when LISTEN_PID is this process, the
-            LISTEN_FDS listening sockets from fd 3 on are accepted on too: all of them for the
-            one guest of --qemu; with --config each goes to the guest its FileDescriptorName
-            names (that guest's "listen" may then be left out). See dist/systemd/ for units.
+                Socket activation (systemd, sd_listen_fds): when LISTEN_PID is this
+                process, the LISTEN_FDS listening sockets from fd 3 on are accepted on
+                too: all of them for the one guest of --qemu; with --config each goes to
+                the guest its FileDescriptorName names (that guest's "listen" may then
+                be left out).
 
-            Options:
-              --guest NAME             Name used in logs (default: the QEMU socket's file name).
-              --socket-mode OCTAL      Permissions of --listen sockets (default 600: a monitor
-                                       client controls the guest, so only the owner may connect).
-              --reconnect              When QEMU goes away, wait for it to come back instead of
-                                       exiting; clients are disconnected and reconnect.
-              --max-in-flight N        Commands sent to QEMU and not yet answered (1-64, default 8).
-              --max-message-bytes N    Largest client message (default 1048576). Larger input is
-                                       answered "JSON token size limit exceeded", as QEMU does.
-              --max-nesting N          Deepest client nesting (1-4096, default 1024, QEMU's own).
-              --client-output-limit N  Bytes queued for a client that does not read before it is
-                                       disconnected (default 8388608).
-              --client-queue-limit N   A client's unanswered commands before the proxy stops
-                                       reading from it (default 64).
-              --broker SOCKET          The guest's open-hook socket (qmpx broker): files named in
-                                       blockdev-add, blockdev-create, drive-backup, drive-mirror
-                                       are opened or created by the broker and passed to QEMU as
-                                       fdsets; blockdev-snapshot-sync and transactions of it
-                                       become orchestrated snapshots (see the README). A QEMU
-                                       that may open no image itself still takes disks. Without
-                                       a reachable broker such commands are refused.
-              --broker-timeout SECONDS How long one broker request may take (default 30).
-              --state-dir DIR          Where snapshot journals are kept, so that a proxy killed
-                                       during a snapshot finishes or undoes it when it starts
-                                       again (default $XDG_RUNTIME_DIR/qmpx, else /run/qmpx for
-                                       root, else $TMPDIR/qmpx-USER). Created with mode 700.
-              --policy FILE            Roles for clients by listener, uid or gid (JSON; see the
-                                       README). Without it every client is admin.
-              --audit FILE             One JSON line per state-changing or refused command
-                                       (default: stderr).
-              --job-wait SECONDS       How long a state-changing command waits for the guest's
-                                       job, held by another client, before it fails (default 30).
-              --job-idle SECONDS       A job taken with __dev.qmpx_job-begin is released after
-                                       this long without a command (default 60).
-              --query-timeout SECONDS  Reply timeout of queries (default 10).
-              --command-timeout SECONDS
-                                       Reply timeout of other commands (default 60).
-              --job-command-timeout SECONDS
-                                       Reply timeout of commands that start a QEMU job (migrate,
-                                       blockdev-backup, ...; default 600).
-              --metrics [HOST:]PORT    Serve Prometheus metrics at http://HOST:PORT/metrics
-                                       (HOST defaults to 127.0.0.1; port 0 picks a free one, which
-                                       the log names): commands by guest, name and result with
-                                       latency histograms, per-client counters, events, clients,
-                                       job waits, fds received and passed, broker requests.
-              --verbose                Log every frame with the client it belongs to.
-              --log-format text|json   stderr log lines as text (default) or as one JSON object
-                                       each: time, level, logger, thread, message, error.
+                Logs go to stderr, one line each.
 
-            Network front end (the gateway module; see the README for the policy rules):
-              --listen-tls HOST:PORT   QMP over TLS 1.3, one JSON message per line (repeatable).
-                                       The client names its guest with TLS SNI: the guest's
-                                       name or NAME.any.domain (optional with one guest).
-              --listen-ws HOST:PORT    QMP over WebSocket on the same TLS, one message per text
-                                       frame, at wss://HOST:PORT/qmp/GUEST (/qmp with one
-                                       guest), and the status page at https://HOST:PORT/
-                                       (repeatable).
-              --insecure-listen 127.0.0.1:PORT
-                                       Plain TCP QMP without TLS or authentication, loopback
-                                       addresses only, one guest only (repeatable).
-              --tls-cert FILE          The server's certificate chain (PEM).
-              --tls-key FILE           Its private key (PEM, unencrypted PKCS#8).
-              --tls-ca FILE            CA certificates that sign client certificates (PEM).
-              --tls-client-auth required|optional
-                                       required (default): every TLS client presents a
-                                       certificate the CA signed. optional: WebSocket and page
-                                       clients without one present a bearer token instead
-                                       (Authorization: Bearer, or the page's cookie).
-              --tls-min-version 1.3|1.2
-                                       Also offer TLS 1.2 with 1.2 (default 1.3 only).
-              --tls-handshake-timeout SECONDS
-                                       A TLS handshake not done by then is dropped (default 10).
-              Network clients get roles from --policy rules on the certificate's "subject" or
-              "san", or on "token-sha256"; getfd and add-fd are refused (fds cannot cross TCP).
-              -h, --help               This text.
+            OPTIONS
+              One guest:
+                --qemu SOCKET             QEMU's QMP socket
+                                          (-qmp unix:SOCKET,server=on,wait=off). The
+                                          proxy retries until QEMU is there.
+                --listen PATH             Bind a unix socket for clients at PATH
+                                          (repeatable). A stale socket file is
+                                          replaced; a live one is an error.
+                --listen-fd N             Accept clients on listening unix socket fd N,
+                                          bound and passed by the parent process
+                                          (repeatable).
+                --guest NAME              Name used in logs (default: the QEMU socket's
+                                          file name without .sock).
+                --reconnect               When QEMU goes away, wait for it to come back
+                                          instead of exiting; clients are disconnected
+                                          and reconnect.
 
-            Exit status: 0 after SIGTERM, 2 for bad options, sockets or config, 3 when QEMU went
-            away (after quit, a crash or a kill) and neither --reconnect nor --config was given.
+              Many guests in one process:
+                --config FILE             A JSON file naming the guests, instead of
+                                          --qemu, --listen, --listen-fd, --guest and
+                                          --broker:
+                                            {"guests": [{"name": "vm1",
+                                              "qemu": "/run/vm1/qmp.sock",
+                                              "listen": ["/run/qmpx/vm1.sock"],
+                                              "broker": "/run/qmpx/hooks/vm1.sock"},
+                                              ...]}
+                                          ("broker" is optional.) Each guest has its own
+                                          event loop thread; the other options apply to
+                                          every guest. A guest whose QEMU goes away
+                                          waits for it to come back (as with
+                                          --reconnect) and never affects the others.
+
+              Clients:
+                --socket-mode OCTAL       Permissions of --listen sockets (default 600:
+                                          a monitor client controls the guest, so only
+                                          the owner may connect).
+                --max-in-flight N         Commands sent to QEMU and not yet answered
+                                          (1-64, default 8).
+                --max-message-bytes N     Largest client message (default 1048576).
+                                          Larger input is answered "JSON token size
+                                          limit exceeded", as QEMU does.
+                --max-nesting N           Deepest client nesting (1-4096, default 1024,
+                                          QEMU's own).
+                --client-output-limit N   Bytes queued for a client that does not read
+                                          before it is disconnected (default 8388608).
+                --client-queue-limit N    A client's unanswered commands before the
+                                          proxy stops reading from it (default 64).
+
+              Files through the broker, snapshots:
+                --broker SOCKET           The guest's open-hook socket (qmpx broker):
+                                          files named in blockdev-add, blockdev-create,
+                                          drive-backup, drive-mirror are opened or
+                                          created by the broker and passed to QEMU as
+                                          fdsets; blockdev-snapshot-sync and
+                                          transactions of it become orchestrated
+                                          snapshots (see the README). A QEMU that may
+                                          open no image itself still takes disks.
+                                          Without a reachable broker such commands are
+                                          refused.
+                --broker-timeout SECONDS  How long one broker request may take
+                                          (default 30).
+                --state-dir DIR           Where snapshot journals are kept, so that a
+                                          proxy killed during a snapshot finishes or
+                                          undoes it when it starts again (default
+                                          $XDG_RUNTIME_DIR/qmpx, else /run/qmpx for
+                                          root, else /tmp/qmpx-USER). Created with
+                                          mode 700.
+
+              Roles, jobs and timeouts:
+                --policy FILE             Roles for clients by listener, uid or gid
+                                          (JSON; see the README). Without it every
+                                          client is admin.
+                --audit FILE              One JSON line per state-changing or refused
+                                          command (default: stderr).
+                --job-wait SECONDS        How long a state-changing command waits for
+                                          the guest's job, held by another client,
+                                          before it fails (default 30).
+                --job-idle SECONDS        A job taken with __dev.qmpx_job-begin is
+                                          released after this long without a command
+                                          (default 60).
+                --query-timeout SECONDS   Reply timeout of queries (default 10).
+                --command-timeout SECONDS
+                                          Reply timeout of other commands (default 60).
+                --job-command-timeout SECONDS
+                                          Reply timeout of commands that start a QEMU
+                                          job (migrate, blockdev-backup, ...; default
+                                          600).
+
+              Logs and metrics:
+                --verbose                 Log every frame with the client it belongs
+                                          to.
+                --log-format text|json    stderr log lines as text (default) or as one
+                                          JSON object each: time, level, logger,
+                                          thread, message, error.
+                --metrics [HOST:]PORT     Serve Prometheus metrics at
+                                          http://HOST:PORT/metrics (HOST defaults to
+                                          127.0.0.1; port 0 picks a free one, which the
+                                          log names): commands by guest, name and
+                                          result with latency histograms, per-client
+                                          counters, events, clients, job waits, fds
+                                          received and passed, broker requests.
+
+              Network front end (the gateway module; see the README for the policy
+              rules):
+                --listen-tls HOST:PORT    QMP over TLS 1.3, one JSON message per line
+                                          (repeatable). The client names its guest
+                                          with TLS SNI: the guest's name or
+                                          NAME.any.domain (optional with one guest).
+                --listen-ws HOST:PORT     QMP over WebSocket on the same TLS, one
+                                          message per text frame, at
+                                          wss://HOST:PORT/qmp/GUEST (/qmp with one
+                                          guest), and the status page at
+                                          https://HOST:PORT/ (repeatable).
+                --insecure-listen 127.0.0.1:PORT
+                                          Plain TCP QMP without TLS or authentication,
+                                          loopback addresses only, one guest only
+                                          (repeatable).
+                --tls-cert FILE           The server's certificate chain (PEM).
+                --tls-key FILE            Its private key (PEM, unencrypted PKCS#8).
+                --tls-ca FILE             CA certificates that sign client certificates
+                                          (PEM).
+                --tls-client-auth required|optional
+                                          required (default): every TLS client
+                                          presents a certificate the CA signed.
+                                          optional: WebSocket and page clients without
+                                          one present a bearer token instead
+                                          (Authorization: Bearer, or the page's
+                                          cookie).
+                --tls-min-version 1.3|1.2
+                                          Also offer TLS 1.2 with 1.2 (default 1.3
+                                          only).
+                --tls-handshake-timeout SECONDS
+                                          A TLS handshake not done by then is dropped
+                                          (default 10).
+                Network clients get roles from --policy rules on the certificate's
+                "subject" or "san", or on "token-sha256"; getfd and add-fd are refused
+                (fds cannot cross TCP).
+
+                -h, --help                Show this text.
+
+            ENVIRONMENT
+                LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES
+                                          Sockets passed by systemd (see DESCRIPTION).
+                XDG_RUNTIME_DIR           The default --state-dir is under it.
+                JAVA_HOME, QMPX_JAVA_OPTIONS, QMPX_CLASSPATH
+                                          See qmpx --help.
+
+            FILES
+                STATE-DIR/GUEST.snapshot-journal
+                                          The steps of a snapshot in progress, each on
+                                          disk before it is taken; the next proxy for
+                                          the guest finishes or undoes the snapshot.
+                STATE-DIR/GUEST.getfd-names
+                                          Its clients' getfd names in QEMU; the next
+                                          proxy closes those left behind (closefd).
+                dist/systemd/qmpx-proxy.service, dist/systemd/qmpx-guest@.socket
+                                          Units for socket activation.
+
+            EXIT STATUS
+                0   Stopped by SIGTERM (or SIGINT).
+                1   An unexpected failure while starting (the message says what).
+                2   Bad options, sockets or config (the message says which).
+                3   QEMU went away (after quit, a crash or a kill) and neither
+                    --reconnect nor --config was given.
+
+            EXAMPLES
+                qmpx proxy --qemu /run/vm1/qmp.sock --listen /run/qmpx/vm1.sock
+                qmpx proxy --qemu /run/vm1/qmp.sock --listen /run/qmpx/vm1.sock \\
+                    --listen /run/qmpx/vm1-ro.sock --socket-mode 660 \\
+                    --policy vm1-policy.json --broker /run/qmpx/hooks/vm1.sock
+                qmpx proxy --config guests.json --metrics 9100 --log-format json
+                qmpx proxy --config guests.json --policy policy.json \\
+                    --listen-tls 0.0.0.0:4444 --listen-ws 0.0.0.0:4443 \\
+                    --tls-cert server.crt --tls-key server.key --tls-ca clients-ca.crt
+
+            SEE ALSO
+                qmpx broker --help, qmpx shell --help, qmpx --help; the README's "Using
+                the proxy" and "Remote clients"; qemu-system-x86_64(1).
             """;
 
     static ProxyOptions parse(String[] args) throws UsageException {
@@ -210,7 +303,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                 case "--query-timeout" -> queryTimeout = a.secondsAsMillis(option);
                 case "--command-timeout" -> commandTimeout = a.secondsAsMillis(option);
                 case "--job-command-timeout" -> jobCommandTimeout = a.secondsAsMillis(option);
-                default -> throw new UsageException("unknown option '" + option + "' (see qmpx proxy --help)");
+                default -> throw UsageException.unknownOption(option, "proxy");
             }
         }
         if (configFile != null && (qemu != null || name != null || broker != null || !paths.isEmpty() || !fds.isEmpty())) {

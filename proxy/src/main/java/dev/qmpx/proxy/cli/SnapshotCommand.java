@@ -3,6 +3,7 @@ package dev.qmpx.proxy.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qmpx.broker.cli.Arguments;
 import dev.qmpx.broker.cli.UsageException;
 import dev.qmpx.client.QmpClient;
 
@@ -13,17 +14,42 @@ import java.time.Duration;
 /** {@code qmpx snapshot --proxy SOCK NODE=FILE...}: one atomic multi-disk snapshot through the proxy. */
 final class SnapshotCommand {
     static final String HELP = """
-            Usage: qmpx snapshot --proxy SOCKET NODE=FILE [NODE=FILE]...
+            NAME
+                qmpx snapshot - take an atomic multi-disk snapshot through a proxy
 
-            Takes one atomic external snapshot of several disks through a running `qmpx proxy
-            --broker ...` (its __dev.qmpx_snapshot command): for each block node NODE the broker
-            creates the qcow2 overlay FILE (which must not exist; the guest's whitelist must allow
-            creating it), then one QMP transaction switches every disk to its overlay. Overlays
-            record their base's real path, so `qemu-img info --backing-chain FILE` works on the
-            host. On any failure nothing changes: overlay nodes, fdsets and the files created are
-            removed again. Example:
-              qmpx snapshot --proxy /run/qmpx/vm1.sock disk0=/img/vm1/disk0.s1.qcow2 disk1=/img/vm1/disk1.s1.qcow2
-            Prints the result; exit status 0 done, 1 refused or failed, 2 bad usage.
+            SYNOPSIS
+                qmpx snapshot --proxy SOCKET NODE=FILE [NODE=FILE]...
+
+            DESCRIPTION
+                Takes one atomic external snapshot of several disks through a running
+                `qmpx proxy --broker ...` (its __dev.qmpx_snapshot command): for each
+                block node NODE the broker creates the qcow2 overlay FILE (which must
+                not exist; the guest's whitelist must allow creating it), then one QMP
+                transaction switches every disk to its overlay. Overlays record their
+                base's real path, so `qemu-img info --backing-chain FILE` works on the
+                host. On any failure nothing changes: overlay nodes, fdsets and the
+                files created are removed again.
+
+                Prints the proxy's reply, one JSON line. It waits up to 30 seconds to
+                connect and negotiate, and up to 10 minutes for the reply.
+
+            OPTIONS
+                --proxy SOCKET  A unix socket the proxy listens on (required).
+                -h, --help      Show this text.
+
+            EXIT STATUS
+                0   The snapshot was taken.
+                1   It was refused or failed (the reply says why), or the proxy could
+                    not be reached.
+                2   Bad usage.
+
+            EXAMPLES
+                qmpx snapshot --proxy /run/qmpx/vm1.sock \\
+                    disk0=/img/vm1/disk0.s1.qcow2 disk1=/img/vm1/disk1.s1.qcow2
+
+            SEE ALSO
+                qmpx proxy --help, qmpx allow --help, qemu-img(1); the README's
+                "Snapshots".
             """;
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -33,14 +59,18 @@ final class SnapshotCommand {
     static int run(String[] args) throws UsageException, IOException {
         Path proxy = null;
         ArrayNode targets = MAPPER.createArrayNode();
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--proxy") && i + 1 < args.length) {
-                proxy = Path.of(args[++i]);
-            } else if (args[i].contains("=") && !args[i].startsWith("-")) {
-                String[] pair = args[i].split("=", 2);
+        Arguments words = new Arguments(args);
+        while (words.hasNext()) {
+            String word = words.next();
+            if (word.equals("--proxy")) {
+                proxy = Path.of(words.value(word));
+            } else if (word.startsWith("-")) {
+                throw UsageException.unknownOption(word, "snapshot");
+            } else if (word.contains("=")) {
+                String[] pair = word.split("=", 2);
                 targets.addObject().put("node", pair[0]).put("file", pair[1]);
             } else {
-                throw new UsageException("unexpected '" + args[i] + "' (see qmpx snapshot --help)");
+                throw new UsageException("unexpected '" + word + "': a target is NODE=FILE (see qmpx snapshot --help)");
             }
         }
         if (proxy == null || targets.isEmpty()) {

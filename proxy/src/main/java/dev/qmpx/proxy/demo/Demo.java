@@ -18,16 +18,41 @@ import java.util.stream.Stream;
  */
 public final class Demo {
     public static final String HELP = """
-            Usage: qmpx demo [--keep]
+            NAME
+                qmpx demo - show the proxy at work: a real QEMU, two clients
 
-            Starts qemu-system-x86_64 (-M none, no guest OS needed), starts `qmpx proxy` in front
-            of its QMP socket, connects two clients A and B, and shows:
-              - both clients get QEMU's greeting and negotiate for themselves;
-              - each client's ids come back exactly as sent (strings, objects, 1.50, -0, 1e2);
-              - STOP and RESUME events caused by one client reach both;
-              - malformed input is answered like QEMU would, and the session goes on;
-              - quit through the proxy: SHUTDOWN reaches both clients, QEMU exits, the proxy exits.
-            Everything runs under a temporary directory in /tmp, removed at the end unless --keep.
+            SYNOPSIS
+                qmpx demo [--keep]
+
+            DESCRIPTION
+                Starts qemu-system-x86_64 (-M none, no guest OS needed), starts
+                `qmpx proxy` in front of its QMP socket, connects two clients A and B,
+                prints every line each client sends and receives, and shows:
+                  - both clients get QEMU's greeting and negotiate for themselves;
+                  - each client's ids come back exactly as sent (strings, objects, 1.50,
+                    -0, 1e2);
+                  - STOP and RESUME events caused by one client reach both;
+                  - malformed input is answered like QEMU would, and the session goes
+                    on;
+                  - quit through the proxy: SHUTDOWN reaches both clients, QEMU exits,
+                    the proxy exits.
+                Then it prints the proxy's log.
+
+            OPTIONS
+                --keep      Keep the temporary directory (below).
+                -h, --help  Show this text.
+
+            FILES
+                /tmp/qmpx-demo-*/
+                            Everything the demo runs: QEMU's socket and log, the
+                            proxy's socket and log; removed at the end unless --keep.
+
+            EXIT STATUS
+                0   The demo ran to its end.
+                1   A step failed (the message says which).
+
+            SEE ALSO
+                qmpx proxy --help, qmpx shell --help.
             """;
 
     private static final Duration TIMEOUT = Duration.ofSeconds(10);

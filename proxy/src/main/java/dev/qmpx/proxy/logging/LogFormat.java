@@ -21,11 +21,6 @@ public enum LogFormat {
     public record Chosen(LogFormat format, String[] args) {
     }
 
-    public static final String OPTION_HELP = """
-              --log-format text|json   stderr log lines as text (default) or as one JSON object
-                                       each: time, level, logger, thread, message, error.
-            """;
-
     public static Chosen extract(String[] args) throws UsageException {
         LogFormat format = TEXT;
         List<String> rest = new ArrayList<>(args.length);
