@@ -50,7 +50,7 @@ final class RemoteBench implements Benchmark {
                 "--guest", "bench", "--state-dir", workspace.dir().resolve("state").toString(),
                 "--listen-tls", "127.0.0.1:0", "--listen-ws", "127.0.0.1:0"));
         args.addAll(tls.proxyOptions());
-        workspace.qmpx("proxy", args, log, "accepting clients on", 1);
+        Process proxy = workspace.qmpx("proxy", args, log, "accepting clients on", 1);
         int tlsPort = port(log, "tls");
         int wsPort = port(log, "ws");
 
@@ -90,7 +90,7 @@ final class RemoteBench implements Benchmark {
             latency.row(row.label(), Format.micros(row.d().median()), Format.micros(row.d().percentile(90)),
                     Format.micros(row.d().percentile(99)), Format.micros(row.d().max()));
         }
-        TextTable fanout = fanout(options, tls, wsPort, listen);
+        List<TextTable> fanout = fanout(options, tls, wsPort, listen, proxy.pid());
         Path chart = options.out().resolve("remote-latency.png");
         new CdfChart("Round trip through one proxy, " + COMMAND.length() + " B: CDF",
                 List.of(new CdfChart.Series("unix socket", unixD), new CdfChart.Series("TLS 1.3 (netty, epoll)", tlsD))).write(chart);
@@ -100,11 +100,13 @@ final class RemoteBench implements Benchmark {
                         + "client (after as many warm-up round trips). Fan-out: " + n + " negotiated WebSocket clients "
                         + "(java.net.http, one HttpClient) receive each event caused by stop/cont from a unix client; "
                         + WARMUP_EVENTS + " warm-up events first."),
-                List.of(latency.build(), fanout), List.of(chart));
+                List.of(latency.build(), fanout.get(0), fanout.get(1)), List.of(chart));
     }
 
-    private static TextTable fanout(BenchOptions options, BenchTls tls, int wsPort, Path listen)
+    /** @return the fan-out table, and the proxy's memory without and with the idle WebSocket clients */
+    private static List<TextTable> fanout(BenchOptions options, BenchTls tls, int wsPort, Path listen, long proxyPid)
             throws IOException, InterruptedException {
+        long rssBefore = Proc.rssKib(proxyPid);
         int n = options.remoteWsClients();
         int events = options.remoteEvents();
         HttpClient http = HttpClient.newBuilder().sslContext(tls.clientContext()).build();
@@ -135,6 +137,12 @@ final class RemoteBench implements Benchmark {
             }).join());
         }
         CompletableFuture.allOf(negotiated.toArray(CompletableFuture[]::new)).join();
+        long rssWith = Proc.rssKib(proxyPid);
+        TextTable memory = new TextTable.Builder("Proxy memory (RSS) with " + n + " idle negotiated WebSocket clients",
+                "clients", "RSS (MiB)", "per client (KiB)")
+                .row("0", Format.mebibytes(rssBefore), "")
+                .row(Integer.toString(n), Format.mebibytes(rssWith), Format.kibibytes((double) (rssWith - rssBefore) / n))
+                .build();
         long[] median = new long[events];
         long[] last = new long[events];
         try (QmpChannel trigger = QmpChannel.negotiated(listen)) {
@@ -167,7 +175,7 @@ final class RemoteBench implements Benchmark {
             table.row(row.label(), Format.millis(row.d().median()), Format.millis(row.d().percentile(99)),
                     Format.millis(row.d().max()));
         }
-        return table.build();
+        return List.of(table.build(), memory);
     }
 
     private static int port(Path log, String kind) throws IOException {

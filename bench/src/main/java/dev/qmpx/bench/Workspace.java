@@ -99,16 +99,7 @@ public final class Workspace implements AutoCloseable {
 
     /** SIGTERM, then SIGKILL after 10 s; for a process this workspace started. */
     public void stop(Process process) {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        QemuProcess.terminate(process);
         processes.remove(process);
         ALL.remove(process);
     }

@@ -96,6 +96,11 @@ public final class QemuProcess implements AutoCloseable {
     /** SIGTERM and wait; SIGKILL if QEMU does not stop within 10 s. */
     @Override
     public void close() {
+        terminate(process);
+    }
+
+    /** SIGTERM, then SIGKILL if the process has not ended within 10 s; keeps the interrupt status. */
+    public static void terminate(Process process) {
         process.destroy();
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
