@@ -2,6 +2,8 @@ package dev.qmpx.it;
 
 import dev.qmpx.client.QmpClient;
 import org.junit.jupiter.api.Test;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -173,15 +175,30 @@ class HostileClientsIT {
             try (ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"),
                     List.of("--qemu", qemu.socket().toString(), "--listen", listen.toString()), List.of("prlimit", "--nofile=64:64"))) {
                 QmpClient.negotiated(listen, TIMEOUT).close();
-                java.util.List<QmpClient> flood = new java.util.ArrayList<>();
+                java.util.List<AFUNIXSocketChannel> flood = new java.util.ArrayList<>();
                 try {
-                    for (int i = 0; i < 80; i++) {
-                        flood.add(QmpClient.open(listen));
+                    // Until the proxy has no fd left to accept with and its listen backlog is full too:
+                    // then a non-blocking connect does not complete (a blocking one would wait for
+                    // ever). How many fds the JVM itself holds varies, so the count is not fixed.
+                    for (int i = 0; i < 500; i++) {
+                        AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+                        channel.configureBlocking(false);
+                        boolean connected;
+                        try {
+                            connected = channel.connect(AFUNIXSocketAddress.of(listen));
+                        } catch (IOException backlogFull) {
+                            connected = false;
+                        }
+                        if (!connected) {
+                            channel.close();
+                            break;
+                        }
+                        flood.add(channel);
                     }
                     proxy.awaitLog("accept on " + listen + " failed", TIMEOUT);
                 } finally {
-                    for (QmpClient c : flood) {
-                        c.close();
+                    for (AFUNIXSocketChannel channel : flood) {
+                        channel.close();
                     }
                 }
                 // Once fds are free again the listener is served again.
