@@ -104,7 +104,9 @@ class TlsListenIT {
                     // the client's certificate: the refusal is an alert on the first read.
                     assertEquals("CONNECTED TLSv1.3", python.nextReport(TIMEOUT));
                     assertEquals(null, python.qmp.readLine(TIMEOUT), "no greeting: the connection is closed");
-                    assertTrue(python.nextReport(TIMEOUT).startsWith("TLS-ERROR"), "refused with a TLS alert");
+                    // The alert, or, when the server's close overtakes it on a loaded machine, the end of the stream.
+                    String end = python.nextReport(TIMEOUT);
+                    assertTrue(end.startsWith("TLS-ERROR") || end.equals("EOF"), "refused: " + end);
                 }
                 int expected = ++refusals;
                 Await.until("refusal " + expected + " logged", TIMEOUT,
