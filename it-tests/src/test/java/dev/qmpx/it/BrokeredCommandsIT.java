@@ -4,12 +4,18 @@ import dev.qmpx.client.QmpClient;
 import org.junit.jupiter.api.Test;
 
 import java.io.FileDescriptor;
+import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -67,6 +73,60 @@ class BrokeredCommandsIT {
             assertTrue(raw.contains("snapshot overlays are made as qcow2"), raw);
             assertTrue(box.execute("{\"execute\": \"query-status\"}").contains("\"running\": true"));
         }
+    }
+
+    /**
+     * QEMU 7.2 aborts (qcow2_get_specific_info: Assertion `false' failed) when it lists a qcow2 node
+     * that a blockdev-create job is still opening, and a snapshot formats its overlays with such
+     * jobs: another client's node listings wait while an overlay is formatted, so they never show
+     * the temporary node it is formatted on, and QEMU lives.
+     */
+    @Test
+    void nodeListingsOfAnotherClientWaitWhileASnapshotFormatsItsOverlays() throws Exception {
+        try (Sandbox box = new Sandbox(); QmpClient lister = QmpClient.negotiated(box.listen, TIMEOUT)) {
+            AtomicBoolean snapshotOver = new AtomicBoolean();
+            CompletableFuture<List<String>> listings = new CompletableFuture<>();
+            Thread.ofPlatform().start(() -> {
+                try {
+                    listings.complete(listNodesUntil(lister, snapshotOver));
+                } catch (IOException e) {
+                    listings.completeExceptionally(e);
+                }
+            });
+            try {
+                // Each overlay's format job is a window of a few milliseconds: several of them.
+                for (int i = 1; i <= 5; i++) {
+                    String top = i == 1 ? "" : "-" + (i - 1);
+                    assertEquals("{\"return\": {}}", box.execute("{\"execute\": \"transaction\", \"arguments\": {\"actions\": ["
+                            + sync("disk0" + top, box.overlays.resolve("disk0." + i + ".qcow2"), "disk0-" + i, "") + ", "
+                            + sync("disk1" + top, box.overlays.resolve("disk1." + i + ".qcow2"), "disk1-" + i, "") + "]}}"),
+                            box.diagnostics());
+                }
+            } finally {
+                snapshotOver.set(true);
+            }
+            List<String> answers = listings.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertFalse(answers.isEmpty());
+            for (String answer : answers) {
+                assertTrue(answer.startsWith("{\"return\": [{"), answer);
+                assertFalse(answer.contains("\"node-name\": \"qmpx-tmp-"), "a listing during a format job: " + answer);
+            }
+            assertTrue(box.query("query-status").contains("\"running\": true"), box.diagnostics());
+        }
+    }
+
+    /** Asks for the node list, four requests at a time (as QEMU gets them: pipelined), until told to stop. */
+    private static List<String> listNodesUntil(QmpClient client, AtomicBoolean stop) throws IOException {
+        List<String> answers = new ArrayList<>();
+        while (!stop.get()) {
+            for (int i = 0; i < 4; i++) {
+                client.send("{\"execute\": \"query-named-block-nodes\"}");
+            }
+            for (int i = 0; i < 4; i++) {
+                answers.add(client.nextReply(TIMEOUT));
+            }
+        }
+        return answers;
     }
 
     @Test

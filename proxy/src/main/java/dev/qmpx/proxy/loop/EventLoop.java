@@ -120,6 +120,10 @@ public final class EventLoop implements Executor {
     private final Thread thread;
     private final Map<Integer, Registration> registrations = new HashMap<>();
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    /**
+     * Set by the execute() that writes the eventfd, cleared by the loop once it has drained it: while
+     * set, a wake-up is on its way, so other execute() calls need not write one.
+     */
     private final AtomicBoolean wakeupPending = new AtomicBoolean();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private volatile boolean stopping;
@@ -182,10 +186,13 @@ public final class EventLoop implements Executor {
             try {
                 long timeout = runTimers();
                 int n = epoll.await(tasks.isEmpty() ? (int) Math.min(timeout, Integer.MAX_VALUE) : 0);
-                wakeupPending.set(false);
                 for (int i = 0; i < n; i++) {
                     dispatch(epoll.readyData(i), epoll.readyEvents(i));
                 }
+                // Only after the eventfd is drained (readyData): cleared before, a wake-up written in
+                // between would be drained while its flag stayed set, and every later execute() from
+                // another thread would skip its wake-up and wait for an unrelated event.
+                wakeupPending.set(false);
                 runTasks();
             } catch (IOException e) {
                 LOG.log(Level.SEVERE, "epoll failed; the loop stops", e);

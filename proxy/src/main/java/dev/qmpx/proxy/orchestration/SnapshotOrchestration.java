@@ -226,10 +226,17 @@ public final class SnapshotOrchestration {
         if (!target.existing()) {
             String temporary = "qmpx-tmp-" + target.overlayNode();
             step(NODES.objectNode().put("node", temporary));
-            qmp.call("blockdev-add", NODES.objectNode().put("driver", "file").put("node-name", temporary)
-                    .put("filename", "/dev/fdset/" + fdset));
-            format(temporary, base, "qmpx-create-" + target.overlayNode());
-            qmp.call("blockdev-del", NODES.objectNode().put("node-name", temporary));
+            // QEMU aborts listing nodes while the job opens the new qcow2 (see NodeListingHold);
+            // clients do not see the temporary node either.
+            guest.holdNodeListings();
+            try {
+                qmp.call("blockdev-add", NODES.objectNode().put("driver", "file").put("node-name", temporary)
+                        .put("filename", "/dev/fdset/" + fdset));
+                format(temporary, base, "qmpx-create-" + target.overlayNode());
+                qmp.call("blockdev-del", NODES.objectNode().put("node-name", temporary));
+            } finally {
+                guest.releaseNodeListings();
+            }
             step(NODES.objectNode().put("node-deleted", temporary));
         }
         step(NODES.objectNode().put("node", target.overlayNode()));

@@ -129,6 +129,7 @@ public final class Guest implements UpstreamLink.Listener {
     private final ArrayDeque<Outgoing> internal = new ArrayDeque<>();
     /** Sessions whose next command waits for the job, in arrival order, with their wait timers. */
     private final LinkedHashMap<ClientSession, JobWait> jobWaiters = new LinkedHashMap<>();
+    private final NodeListingHold nodeListingHold = new NodeListingHold();
     private final FdsetIds fdsetIds = new FdsetIds();
     private final BrokeredFdsets brokeredFdsets = new BrokeredFdsets();
     private final SnapshotJournal snapshotJournal;
@@ -295,6 +296,7 @@ public final class Guest implements UpstreamLink.Listener {
         if (waiting != null) {
             waiting.timer().cancel();
         }
+        nodeListingHold.forget(session);
         if (job != null && job.holder == session) {
             job.explicit = false;
             if (job.commandsInFlight == 0) {
@@ -314,7 +316,8 @@ public final class Guest implements UpstreamLink.Listener {
     }
 
     private void schedule(ClientSession session) {
-        if (!session.isScheduled() && !jobWaiters.containsKey(session) && session.hasQueued()) {
+        if (!session.isScheduled() && !jobWaiters.containsKey(session) && !nodeListingHold.parked(session)
+                && session.hasQueued()) {
             session.setScheduled(true);
             ring.add(session);
         }
@@ -344,6 +347,16 @@ public final class Guest implements UpstreamLink.Listener {
                 }
             } else {
                 return;
+            }
+            if (nodeListingHold.holds(next)) {
+                if (from == null) {
+                    nodeListingHold.park(internal.poll());
+                } else {
+                    ring.poll();
+                    from.setScheduled(false);
+                    nodeListingHold.park(from);
+                }
+                continue;
             }
             if (from != null && next.needsJob() && mustWaitForJob(from)) {
                 ring.poll();
@@ -703,6 +716,23 @@ public final class Guest implements UpstreamLink.Listener {
         return id;
     }
 
+    /**
+     * An orchestration is about to format an overlay (a temporary node, a blockdev-create job): node
+     * listings wait until {@link #releaseNodeListings} (see {@link NodeListingHold}). Any thread; the
+     * job admits one orchestration at a time, and it lists no nodes itself meanwhile.
+     */
+    public void holdNodeListings() {
+        loop.execute(nodeListingHold::begin);
+    }
+
+    /** The overlay is formatted (or the attempt is over): the node listings held back go. Any thread. */
+    public void releaseNodeListings() {
+        loop.execute(() -> {
+            nodeListingHold.end(internal).forEach(this::schedule);
+            pump();
+        });
+    }
+
     /** The orchestration is over: its sets are the guest's, or gone. Any thread. */
     public void settleFdsets(Object user) {
         loop.execute(() -> {
@@ -985,6 +1015,7 @@ public final class Guest implements UpstreamLink.Listener {
         // The proxy's own commands not sent yet are told so (an orchestration then knows QEMU never
         // ran them), and their fds closed.
         List<Outgoing> unsent = new ArrayList<>(internal);
+        unsent.addAll(nodeListingHold.dropAll());
         internal.clear();
         jobWaiters.values().forEach(wait -> wait.timer().cancel());
         jobWaiters.clear();
