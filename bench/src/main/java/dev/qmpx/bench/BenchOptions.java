@@ -45,10 +45,11 @@ public record BenchOptions(
                             Sequential round trips of the same command directly on the
                             first monitor and through the proxy, interleaved in blocks
                             so both see the same machine state; three commands:
-                            {"execute":"query-status"} (26 B, no id), the same with
-                            "id":7 (33 B: the proxy sends QEMU an id of its own, so this
-                            is the one where QEMU reads the same bytes both ways) and a
-                            300-byte qom-get. Median, p90, p99, p99.9, max, and
+                            {"execute":"query-status"} (26 B, no id: it goes to QEMU
+                            without one too), the same with "id":7 (33 B: the proxy
+                            puts a short id of its own in its place) and a 300-byte
+                            qom-get; QEMU reads the same bytes both ways in each.
+                            Median, p90, p99, p99.9, max, and
                             proxy/direct at the median and p99.
                 throughput  16 clients pipelining through the proxy together vs one
                             client pipelining directly on the other monitor, each with a

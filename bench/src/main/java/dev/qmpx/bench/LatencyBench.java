@@ -78,8 +78,8 @@ final class LatencyBench implements Benchmark {
                 "One QEMU (-M none) with two monitors; the proxy on the second. Round trips alternate in blocks of "
                         + options.latencyBlock() + " between a client on the first monitor and one on the proxy, after "
                         + options.latencyWarmup() + " warm-up round trips each. The proxy replaces a client's id with "
-                        + "its own short one (and sends an id where the client sent none), so with \"id\":7 QEMU reads "
-                        + "the same number of bytes on both paths; QEMU pays about 1.5 µs per request byte."),
+                        + "its own short one and sends a command without an id as it came, so QEMU reads the same number "
+                        + "of bytes on both paths (it pays about 1.5 µs per request byte)."),
                 List.of(table.build(), ratios.build()), charts);
     }
 
