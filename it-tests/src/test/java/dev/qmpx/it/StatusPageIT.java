@@ -1,8 +1,6 @@
 package dev.qmpx.it;
 
 import dev.qmpx.client.QmpClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -22,17 +20,7 @@ class StatusPageIT {
     private static final String LISTENER = "ws:127.0.0.1:0";
     private static final Path SCREENSHOT = ProxyProcess.HOME.resolve("it-tests/target/status-page.png");
 
-    private static TlsMaterial tls;
-
-    @BeforeAll
-    static void certificates() throws Exception {
-        tls = new TlsMaterial();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        tls.close();
-    }
+    private static final TlsMaterial tls = TlsMaterial.shared();
 
     private static GuestFixture guest() throws Exception {
         return GuestFixture.start(tls.options("--listen-ws", "--tls-client-auth", "optional").toArray(String[]::new));

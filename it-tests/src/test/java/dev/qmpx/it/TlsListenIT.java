@@ -2,8 +2,6 @@ package dev.qmpx.it;
 
 import dev.qmpx.client.QmpClient;
 import dev.qmpx.proxy.demo.QemuProcess;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
@@ -28,17 +26,7 @@ class TlsListenIT {
     private static final String LISTENER = "tls:127.0.0.1:0";
     private static final String RUNNING = "{\"return\": {\"status\": \"running\", \"singlestep\": false, \"running\": true}";
 
-    private static TlsMaterial tls;
-
-    @BeforeAll
-    static void certificates() throws Exception {
-        tls = new TlsMaterial();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        tls.close();
-    }
+    private static final TlsMaterial tls = TlsMaterial.shared();
 
     private static List<String> tlsOptions(String... more) {
         return tls.options("--listen-tls", more);

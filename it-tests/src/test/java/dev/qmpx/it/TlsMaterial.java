@@ -25,7 +25,32 @@ final class TlsMaterial implements AutoCloseable {
     final TestPki.Issued foreign;
     final Path policy;
 
-    TlsMaterial() throws Exception {
+    private static TlsMaterial shared;
+
+    /**
+     * One set for every test class of the run (key generation is the slow part), removed when the
+     * test JVM exits.
+     */
+    static synchronized TlsMaterial shared() {
+        if (shared == null) {
+            try {
+                shared = new TlsMaterial();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot make the test PKI", e);
+            }
+            TlsMaterial made = shared;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    made.close();
+                } catch (Exception e) {
+                    System.err.println("test PKI " + made.dir.path + " not removed: " + e);
+                }
+            }, "remove-test-pki"));
+        }
+        return shared;
+    }
+
+    private TlsMaterial() throws Exception {
         dir = new WorkDir();
         ca = TestPki.ca(dir.path, "qmpx-test-ca");
         server = ca.issue(dir.path, "server", "CN=qmpx proxy,O=qmpx-test", List.of("*.qmpx.test", "localhost", "127.0.0.1"), true);

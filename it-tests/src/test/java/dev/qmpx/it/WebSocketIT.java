@@ -1,8 +1,6 @@
 package dev.qmpx.it;
 
 import dev.qmpx.client.QmpClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -21,17 +19,7 @@ class WebSocketIT {
     private static final String LISTENER = "ws:127.0.0.1:0";
     private static final String RUNNING = "{\"return\": {\"status\": \"running\", \"singlestep\": false, \"running\": true}";
 
-    private static TlsMaterial tls;
-
-    @BeforeAll
-    static void certificates() throws Exception {
-        tls = new TlsMaterial();
-    }
-
-    @AfterAll
-    static void removeCertificates() throws Exception {
-        tls.close();
-    }
+    private static final TlsMaterial tls = TlsMaterial.shared();
 
     private static URI qmp(GuestFixture guest) {
         return URI.create("wss://127.0.0.1:" + guest.proxy.awaitPort(LISTENER) + "/qmp");
