@@ -442,7 +442,7 @@ public final class Guest implements UpstreamLink.Listener {
         LOG.warning(config.name() + ": no reply to '" + entry.outgoing.name() + "' within " + timeoutMillis
                 + " ms; " + qemu);
         audit(entry.owner, entry.outgoing, "timeout", entry.sentNanos);
-        if (entry.owner != null && !entry.outgoing.prelude()) {
+        if (fromClient(entry.owner, entry.outgoing)) {
             metrics.ended(commandLabel(entry.outgoing.name()), "timeout");
         }
         entry.outgoing.handler().onAbandoned(QmpError.generic("qmpx: no reply from QEMU to '"
@@ -615,8 +615,13 @@ public final class Guest implements UpstreamLink.Listener {
     }
 
     /** Whether the audit records this command: a client's, not a query, not the proxy's own add-fd. */
+    /** A client's own command, not one the proxy sent for it (a prelude) or for itself: what metrics count. */
+    private static boolean fromClient(ClientSession session, Outgoing outgoing) {
+        return session != null && !outgoing.prelude();
+    }
+
     private static boolean audited(ClientSession session, Outgoing outgoing) {
-        return session != null && !outgoing.prelude() && outgoing.commandClass() != CommandClass.QUERY;
+        return fromClient(session, outgoing) && outgoing.commandClass() != CommandClass.QUERY;
     }
 
     private void audit(ClientSession session, Outgoing outgoing, String result, long sinceNanos) {
@@ -945,12 +950,10 @@ public final class Guest implements UpstreamLink.Listener {
                 audit(entry.owner, entry.outgoing, "late-" + result(message), entry.sentNanos);
             }
         } else {
-            if (entry.owner != null && !entry.outgoing.prelude()) {
+            if (fromClient(entry.owner, entry.outgoing)) {
                 String result = result(message);
                 metrics.answered(entry.owner, commandLabel(entry.outgoing.name()), result, entry.sentNanos);
-                if (audited(entry.owner, entry.outgoing)) {
-                    audit(entry.owner, entry.outgoing.name(), result, entry.sentNanos);
-                }
+                audit(entry.owner, entry.outgoing, result, entry.sentNanos);
             }
             try {
                 entry.outgoing.handler().onReply(message, id);
