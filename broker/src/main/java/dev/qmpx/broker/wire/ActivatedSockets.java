@@ -39,7 +39,7 @@ public record ActivatedSockets(List<Socket> sockets) {
             }
             String names = environment.get("LISTEN_FDNAMES");
             String[] split = names == null || names.isEmpty() ? new String[0] : names.split(":", -1);
-            if (names != null && !names.isEmpty() && split.length != count) {
+            if (split.length != 0 && split.length != count) {
                 throw new IllegalArgumentException("LISTEN_FDNAMES names " + split.length + " sockets, LISTEN_FDS says " + count);
             }
             List<Socket> sockets = new ArrayList<>(count);
