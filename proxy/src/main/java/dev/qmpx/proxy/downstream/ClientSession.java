@@ -265,7 +265,8 @@ public final class ClientSession {
                         return;
                     }
                 }
-                FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds());
+                FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds(),
+                        Role.ADMIN.name().equals(role.name()));
                 switch (prepared) {
                     case FdCommands.Answer answer -> {
                         guest.audit(this, command.name(), "refused", System.nanoTime());

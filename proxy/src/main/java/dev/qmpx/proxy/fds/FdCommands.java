@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.qmpx.proxy.downstream.ReplyMapper;
+import dev.qmpx.proxy.filenames.FdsetNames;
+import dev.qmpx.proxy.filenames.ImageNames;
+import dev.qmpx.proxy.filenames.QemuFileName;
 import dev.qmpx.qmp.message.ClientCommand;
 import dev.qmpx.qmp.message.QmpError;
 import dev.qmpx.qmp.message.UpstreamEncoding;
@@ -34,9 +37,6 @@ import java.util.regex.Pattern;
 public final class FdCommands {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final Pattern FD_URI = Pattern.compile("fd:(.*)", Pattern.DOTALL);
-    /** The one form of fdset path the proxy maps; QEMU also parses signs and spaces, which it refuses. */
-    private static final Pattern FDSET_PATH = Pattern.compile("/dev/fdset/(\\d{1,18})");
-    private static final String FDSET_PREFIX = "/dev/fdset/";
     /** Arguments holding an "fd:NAME" URI, by command. */
     private static final Map<String, String> FD_URI_ARGUMENT = Map.of(
             "migrate", "uri", "migrate-incoming", "uri", "dump-guest-memory", "protocol");
@@ -61,15 +61,19 @@ public final class FdCommands {
     public record Forward(byte[] prefix, FileDescriptor[] fds, ReplyMapper mapper) implements Prepared {
     }
 
-    /** @return how to handle the command, or null when it involves no fds at all */
-    public static Prepared prepare(ClientCommand command, ClientFds fds, FdsetIds ids) {
+    /**
+     * @param trusted whether the client may use file names the proxy cannot read for sure, when they
+     *     have no escapes, and names QEMU takes from inside images (admin clients)
+     * @return how to handle the command, or null when it involves no fds at all
+     */
+    public static Prepared prepare(ClientCommand command, ClientFds fds, FdsetIds ids, boolean trusted) {
         return switch (command.name()) {
             case "getfd" -> getfd(command, fds);
             case "closefd" -> closefd(command, fds);
             case "add-fd" -> addFd(command, fds, ids);
             case "remove-fd" -> removeFd(command, fds);
             case "query-fdsets" -> queryFdsets(fds);
-            default -> references(command, fds);
+            default -> references(command, fds, trusted);
         };
     }
 
@@ -204,7 +208,11 @@ public final class FdCommands {
     }
 
     /** Rewrites fd names and fdset paths in any other command; null when it has none. */
-    private static Prepared references(ClientCommand command, ClientFds fds) {
+    private static Prepared references(ClientCommand command, ClientFds fds, boolean trusted) {
+        String imageNames = trusted ? null : ImageNames.problem(command.name(), command.arguments());
+        if (imageNames != null) {
+            return new Answer(QmpError.generic(imageNames));
+        }
         ObjectNode args = command.arguments().deepCopy();
         boolean changed = false;
         String uriArgument = FD_URI_ARGUMENT.get(command.name());
@@ -231,7 +239,7 @@ public final class FdCommands {
             }
         }
         Refusal refusal = new Refusal();
-        changed |= walk(args, fds, refusal);
+        changed |= walk(args, fds, new FdsetNames(fds::upstreamFdset, trusted), refusal);
         if (refusal.reason != null) {
             return new Answer(QmpError.generic(refusal.reason));
         }
@@ -285,9 +293,10 @@ public final class FdCommands {
 
     /**
      * Rewrites SocketAddress values of type fd ({"type": "fd", "str": NAME} and the legacy
-     * {"type": "fd", "data": {"str": NAME}}) and /dev/fdset/N strings anywhere in the arguments.
+     * {"type": "fd", "data": {"str": NAME}}) and the client's /dev/fdset/N names in any string of the
+     * arguments, as QEMU would read it as a file name (json: included).
      */
-    private static boolean walk(JsonNode node, ClientFds fds, Refusal refusal) {
+    private static boolean walk(JsonNode node, ClientFds fds, FdsetNames fdsets, Refusal refusal) {
         boolean changed = false;
         if (node instanceof ObjectNode object) {
             if ("fd".equals(object.path("type").textValue())) {
@@ -303,25 +312,25 @@ public final class FdCommands {
             for (Iterator<Map.Entry<String, JsonNode>> it = object.properties().iterator(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> member = it.next();
                 if (member.getValue() instanceof TextNode text) {
-                    String mapped = fdsetPath(text.textValue(), fds, refusal);
+                    String mapped = fdsetPath(text.textValue(), fdsets, refusal);
                     if (mapped != null) {
                         member.setValue(NODES.textNode(mapped));
                         changed = true;
                     }
                 } else {
-                    changed |= walk(member.getValue(), fds, refusal);
+                    changed |= walk(member.getValue(), fds, fdsets, refusal);
                 }
             }
         } else if (node instanceof ArrayNode array) {
             for (int i = 0; i < array.size(); i++) {
                 if (array.get(i) instanceof TextNode text) {
-                    String mapped = fdsetPath(text.textValue(), fds, refusal);
+                    String mapped = fdsetPath(text.textValue(), fdsets, refusal);
                     if (mapped != null) {
                         array.set(i, NODES.textNode(mapped));
                         changed = true;
                     }
                 } else {
-                    changed |= walk(array.get(i), fds, refusal);
+                    changed |= walk(array.get(i), fds, fdsets, refusal);
                 }
             }
         }
@@ -329,31 +338,16 @@ public final class FdCommands {
     }
 
     /**
-     * The upstream path for one of the client's /dev/fdset/N paths; null to leave the string alone.
-     * Any other string that mentions /dev/fdset/ (a sign or space QEMU would parse, a json: filename,
-     * an HMP command line) is refused: the proxy cannot map it, and passing it would reach another
-     * client's fdset.
+     * The string as it goes upstream with the client's fdsets mapped, however QEMU would read it as
+     * a file name; null to leave it alone. A string that could reach another client's set is refused.
      */
-    private static String fdsetPath(String value, ClientFds fds, Refusal refusal) {
-        if (!value.contains(FDSET_PREFIX)) {
+    private static String fdsetPath(String value, FdsetNames fdsets, Refusal refusal) {
+        try {
+            return fdsets.rewrite(value);
+        } catch (QemuFileName.Refused e) {
+            refusal.refuse(e.getMessage());
             return null;
         }
-        Matcher m = FDSET_PATH.matcher(value);
-        if (!m.matches()) {
-            refusal.refuse("qmpx: '" + abbreviate(value) + "' mentions /dev/fdset/ in a form the proxy cannot map to this "
-                    + "client's fdsets; use the path /dev/fdset/N on its own");
-            return null;
-        }
-        Long upstream = fds.upstreamFdset(Long.parseLong(m.group(1)));
-        if (upstream == null) {
-            refusal.refuse("Could not dup FD for " + value + ": no such fdset for this client (qmpx keeps fdsets per client)");
-            return null;
-        }
-        return FDSET_PREFIX + upstream;
-    }
-
-    private static String abbreviate(String value) {
-        return value.length() > 80 ? value.substring(0, 80) + "..." : value;
     }
 
     private static boolean startsWithDigit(String name) {

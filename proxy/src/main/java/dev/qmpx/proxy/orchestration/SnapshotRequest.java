@@ -3,6 +3,7 @@ package dev.qmpx.proxy.orchestration;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qmpx.broker.whitelist.PathRules;
+import dev.qmpx.proxy.filenames.FdsetNames;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -156,7 +157,7 @@ public record SnapshotRequest(String command, List<Action> actions, JsonNode pro
         Set<String> files = new HashSet<>();
         for (JsonNode action : arguments.path("actions")) {
             if (!SYNC.equals(action.path("type").asText())) {
-                if (action.toString().contains("/dev/fdset/") || action.path("type").asText().equals("drive-backup")) {
+                if (FdsetNames.mentionsFdset(action) || action.path("type").asText().equals("drive-backup")) {
                     return "qmpx: a transaction with blockdev-snapshot-sync actions that name files is prepared by the proxy; "
                             + "send its '" + action.path("type").asText() + "' action in a transaction of its own";
                 }

@@ -2,20 +2,18 @@ package dev.qmpx.proxy.paths;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qmpx.proxy.fds.ClientFds;
+import dev.qmpx.proxy.filenames.FdsetNames;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The client's own fdsets a command would write a new image into: the snapshot-file of
  * blockdev-snapshot-sync, the target of drive-mirror and drive-backup (unless mode "existing"),
- * the filename of blockdev-create with the file driver, and those actions inside a transaction.
+ * the filename of blockdev-create with the file driver, and those actions inside a transaction;
+ * however QEMU reads the name (a json: target names its sets too).
  */
 public final class TargetFdsets {
-    private static final Pattern FDSET_PATH = Pattern.compile("/dev/fdset/(\\d{1,18})");
-
     private TargetFdsets() {
     }
 
@@ -52,9 +50,8 @@ public final class TargetFdsets {
         if (!path.isTextual()) {
             return;
         }
-        Matcher m = FDSET_PATH.matcher(path.textValue());
-        if (m.matches()) {
-            Long upstream = fds.upstreamFdset(Long.parseLong(m.group(1)));
+        for (long clientId : FdsetNames.clientSets(path.textValue())) {
+            Long upstream = fds.upstreamFdset(clientId);
             if (upstream != null) {
                 found.add(upstream);
             }
