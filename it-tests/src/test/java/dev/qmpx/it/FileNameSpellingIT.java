@@ -5,6 +5,7 @@ import dev.qmpx.proxy.filenames.FileNameSpellings;
 import dev.qmpx.qmp.json.QemuJson;
 import org.junit.jupiter.api.Test;
 
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -31,7 +32,7 @@ class FileNameSpellingIT {
     private static final Pattern FDSET_ID = Pattern.compile("\"fdset-id\": (\\d+)");
 
     /** The guest, the victim's image on its fdset 0 under a block node, the attacker with a source node of its own. */
-    private record Scene(WorkDir policyDir, GuestFixture guest, RandomAccessFile victimFile, QmpClient victim,
+    private record Scene(WorkDir policyDir, GuestFixture guest, RandomAccessFile victimFile, FileInputStream victimReadOnly, QmpClient victim,
                          QmpClient attacker, QmpClient direct, Path victimImage, long upstreamSet) implements AutoCloseable {
         static Scene start() throws Exception {
             WorkDir policyDir = new WorkDir();
@@ -42,9 +43,13 @@ class FileNameSpellingIT {
             GuestFixture guest = GuestFixture.start("--listen", operatorSocket.toString(), "--policy", policy.toString());
             Path victimImage = filled(guest.dir.resolve("victim.raw"), (byte) 0x5A);
             RandomAccessFile victimFile = new RandomAccessFile(victimImage.toFile(), "rw");
+            FileInputStream victimReadOnly = new FileInputStream(victimImage.toFile());
             QmpClient victim = guest.client();
-            victim.sendWithFds("{\"execute\": \"add-fd\", \"arguments\": {\"fdset-id\": 0}}", victimFile.getFD());
-            assertTrue(victim.nextReply(TIMEOUT).contains("\"fdset-id\": 0"));
+            // As libvirt does: a read-only and a read-write fd in the set, for QEMU to pick by access mode.
+            for (java.io.FileDescriptor fd : List.of(victimReadOnly.getFD(), victimFile.getFD())) {
+                victim.sendWithFds("{\"execute\": \"add-fd\", \"arguments\": {\"fdset-id\": 0}}", fd);
+                assertTrue(victim.nextReply(TIMEOUT).contains("\"fdset-id\": 0"));
+            }
             assertEquals("{\"return\": {}}", victim.execute("{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"raw\", "
                     + "\"node-name\": \"victim\", \"file\": {\"driver\": \"file\", \"filename\": \"/dev/fdset/0\"}}}", TIMEOUT));
             QmpClient attacker = QmpClient.negotiated(operatorSocket, TIMEOUT);
@@ -56,7 +61,7 @@ class FileNameSpellingIT {
             QmpClient direct = guest.directClient();
             Matcher set = FDSET_ID.matcher(direct.execute("{\"execute\": \"query-fdsets\"}", TIMEOUT));
             assertTrue(set.find(), "QEMU has the victim's set");
-            return new Scene(policyDir, guest, victimFile, victim, attacker, direct, victimImage, Long.parseLong(set.group(1)));
+            return new Scene(policyDir, guest, victimFile, victimReadOnly, victim, attacker, direct, victimImage, Long.parseLong(set.group(1)));
         }
 
         /**
@@ -87,7 +92,7 @@ class FileNameSpellingIT {
 
         @Override
         public void close() throws Exception {
-            try (policyDir; guest; victimFile; victim; attacker; direct) {
+            try (policyDir; guest; victimFile; victimReadOnly; victim; attacker; direct) {
                 // closed in reverse order
             }
         }
@@ -99,7 +104,7 @@ class FileNameSpellingIT {
             String target = "json:{\"driver\":\"file\",\"filename\":\"\\/dev\\/fdset\\/" + scene.upstreamSet() + "\"}";
             String reply = scene.attacker().execute("{\"execute\": \"drive-backup\", \"arguments\": {\"job-id\": \"steal\", "
                     + "\"device\": \"src\", \"target\": " + QemuJson.quote(target) + ", \"mode\": \"existing\", "
-                    + "\"sync\": \"full\", \"format\": \"raw\"}}", TIMEOUT);
+                    + "\"sync\": \"full\"}}", TIMEOUT);
             scene.awaitNoJobs();
             scene.assertVictimUnchanged(target + " (reply " + reply + ")");
             assertTrue(reply.contains("no such fdset for this client"), reply);
