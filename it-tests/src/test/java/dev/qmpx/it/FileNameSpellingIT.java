@@ -102,12 +102,18 @@ class FileNameSpellingIT {
     void anOperatorCannotOverwriteAnotherClientsFdsetImageWithAnEscapedJsonTarget() throws Exception {
         try (Scene scene = Scene.start()) {
             String target = "json:{\"driver\":\"file\",\"filename\":\"\\/dev\\/fdset\\/" + scene.upstreamSet() + "\"}";
-            String reply = scene.attacker().execute("{\"execute\": \"drive-backup\", \"arguments\": {\"job-id\": \"steal\", "
-                    + "\"device\": \"src\", \"target\": " + QemuJson.quote(target) + ", \"mode\": \"existing\", "
-                    + "\"sync\": \"full\"}}", TIMEOUT);
-            scene.awaitNoJobs();
-            scene.assertVictimUnchanged(target + " (reply " + reply + ")");
-            assertTrue(reply.contains("no such fdset for this client"), reply);
+            // As in the issue (no format), then with format raw, which the rule for header-named files lets through.
+            for (String format : List.of("", ", \"format\": \"raw\"")) {
+                String reply = scene.attacker().execute("{\"execute\": \"drive-backup\", \"arguments\": {\"job-id\": \"steal\", "
+                        + "\"device\": \"src\", \"target\": " + QemuJson.quote(target) + ", \"mode\": \"existing\", "
+                        + "\"sync\": \"full\"" + format + "}}", TIMEOUT);
+                scene.awaitNoJobs();
+                scene.assertVictimUnchanged(target + format + " (reply " + reply + ")");
+                assertTrue(reply.contains("\"error\"") && reply.contains("qmpx"), reply);
+                if (!format.isEmpty()) {
+                    assertTrue(reply.contains("no such fdset for this client"), reply);
+                }
+            }
         }
     }
 

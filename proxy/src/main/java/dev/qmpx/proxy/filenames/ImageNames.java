@@ -11,7 +11,9 @@ import java.util.Set;
  * for an image opened as {@code /dev/fdset/5}, the backing name {@code 0} is {@code /dev/fdset/0},
  * another client's set; VMDK descriptors name their extent files the same way. The proxy never sees
  * those names, so a client that is not trusted must not let QEMU take them: every such node names
- * its backing explicitly, VMDK is not opened, and backing names it writes into headers are absolute.
+ * its backing explicitly, VMDK is not opened, images QEMU opens with their header's chain
+ * (drive-backup onto an existing target, blockdev-change-medium) are raw, and backing names it
+ * writes into headers are absolute.
  */
 public final class ImageNames {
     /** Format drivers whose header names a backing file (QEMU 7.2's BlockdevOptionsGenericCOWFormat). */
@@ -27,6 +29,9 @@ public final class ImageNames {
         return switch (command) {
             case "blockdev-add" -> node(arguments);
             case "blockdev-create" -> written(arguments.path("options").path("backing-file"));
+            case "drive-backup" -> "existing".equals(arguments.path("mode").asText())
+                    && !"none".equals(arguments.path("sync").asText()) ? raw(command, arguments) : null;
+            case "blockdev-change-medium" -> raw(command, arguments);
             case "transaction" -> {
                 for (JsonNode action : arguments.path("actions")) {
                     String problem = problem(action.path("type").asText(), action.path("data"));
@@ -38,6 +43,18 @@ public final class ImageNames {
             }
             default -> WRITES_BACKING_NAME.contains(command) ? written(arguments.path("backing-file")) : null;
         };
+    }
+
+    /**
+     * An image QEMU opens with the backing chain its header names (drive-backup onto an existing
+     * target with any sync but "none", a new medium), the format probed from its content unless given.
+     */
+    private static String raw(String command, JsonNode arguments) {
+        if ("raw".equals(arguments.path("format").asText())) {
+            return null;
+        }
+        return "qmpx: " + command + " would open the image with the backing file named in its header, which the proxy "
+                + "cannot check; give \"format\": \"raw\"" + (command.equals("drive-backup") ? " or \"sync\": \"none\"" : "");
     }
 
     /** A blockdev-add node and its children at any depth. */

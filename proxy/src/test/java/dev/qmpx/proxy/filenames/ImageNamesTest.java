@@ -42,4 +42,16 @@ class ImageNamesTest {
         assertNotNull(problem("transaction", "{\"actions\":[{\"type\":\"blockdev-add\",\"data\":{}},"
                 + "{\"type\":\"block-stream\",\"data\":{\"backing-file\":\"1\"}}]}"));
     }
+
+    @Test
+    void imagesOpenedWithTheirHeadersChainAreRaw() throws Exception {
+        assertNotNull(problem("drive-backup", "{\"device\":\"d\",\"target\":\"/img/t\",\"mode\":\"existing\",\"sync\":\"full\"}"));
+        assertNotNull(problem("drive-backup", "{\"device\":\"d\",\"target\":\"/img/t\",\"mode\":\"existing\",\"sync\":\"top\",\"format\":\"qcow2\"}"));
+        assertNull(problem("drive-backup", "{\"device\":\"d\",\"target\":\"/img/t\",\"mode\":\"existing\",\"sync\":\"full\",\"format\":\"raw\"}"));
+        assertNull(problem("drive-backup", "{\"device\":\"d\",\"target\":\"/img/t\",\"mode\":\"existing\",\"sync\":\"none\"}"));
+        assertNull(problem("drive-backup", "{\"device\":\"d\",\"target\":\"/img/t\",\"sync\":\"full\"}"));
+        assertNotNull(problem("transaction", "{\"actions\":[{\"type\":\"drive-backup\",\"data\":{\"device\":\"d\",\"target\":\"/t\",\"mode\":\"existing\",\"sync\":\"full\"}}]}"));
+        assertNotNull(problem("blockdev-change-medium", "{\"id\":\"cd\",\"filename\":\"/img/a.qcow2\"}"));
+        assertNull(problem("blockdev-change-medium", "{\"id\":\"cd\",\"filename\":\"/img/a.iso\",\"format\":\"raw\"}"));
+    }
 }
