@@ -32,8 +32,11 @@ import java.util.Map;
 public final class QemuFileName {
     private static final String JSON = "json:";
     private static final List<String> FILE_PROTOCOLS = List.of("file:", "host_device:", "host_cdrom:");
-    /** json: inside json: deeper than this is refused: no real configuration nests so far. */
-    private static final int MAX_DEPTH = 8;
+    /**
+     * Nesting (json: inside json:, and objects and arrays inside each) deeper than this is refused:
+     * no real configuration nests so far, and the reading recurses on the guest's loop thread.
+     */
+    static final int MAX_DEPTH = 64;
 
     private QemuFileName() {
     }
@@ -63,7 +66,8 @@ public final class QemuFileName {
 
     private static String read(String value, NameRule rule, boolean trusted, int depth) throws Refused {
         if (depth > MAX_DEPTH) {
-            throw new Refused("qmpx: '" + abbreviate(value) + "' nests json: file names deeper than " + MAX_DEPTH);
+            throw new Refused("qmpx: '" + abbreviate(value) + "' nests json: file names and their options deeper than "
+                    + MAX_DEPTH);
         }
         if (value.startsWith(JSON)) {
             JsonNode options = JsonText.parse(value.substring(JSON.length()));
@@ -93,6 +97,9 @@ public final class QemuFileName {
 
     /** Reads every string in a parsed JSON value; true if any changed (in place). */
     private static boolean readAll(JsonNode node, NameRule rule, boolean trusted, int depth) throws Refused {
+        if (depth > MAX_DEPTH) {
+            throw new Refused("qmpx: a json: file name nests its options deeper than " + MAX_DEPTH);
+        }
         boolean changed = false;
         if (node instanceof ObjectNode object) {
             for (Map.Entry<String, JsonNode> member : object.properties()) {
@@ -103,7 +110,7 @@ public final class QemuFileName {
                         changed = true;
                     }
                 } else {
-                    changed |= readAll(member.getValue(), rule, trusted, depth);
+                    changed |= readAll(member.getValue(), rule, trusted, depth + 1);
                 }
             }
         } else if (node instanceof ArrayNode array) {
@@ -115,7 +122,7 @@ public final class QemuFileName {
                         changed = true;
                     }
                 } else {
-                    changed |= readAll(array.get(i), rule, trusted, depth);
+                    changed |= readAll(array.get(i), rule, trusted, depth + 1);
                 }
             }
         }

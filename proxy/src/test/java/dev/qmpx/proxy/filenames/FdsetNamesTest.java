@@ -125,4 +125,17 @@ class FdsetNamesTest {
         assertTrue(FdsetNames.mentionsFdset(JSON.readTree("{\"type\":\"x\",\"data\":{\"t\":\"json:{\\\"f\\\":\\\"\\\\/dev\\\\/fdset\\\\/1\\\"}\"}}")));
         assertEquals(false, FdsetNames.mentionsFdset(JSON.readTree("{\"type\":\"x\",\"data\":{\"t\":\"/img/a\"}}")));
     }
+
+    @Test
+    void nestingIsBounded() throws Exception {
+        String deep = "json:" + "[".repeat(QemuFileName.MAX_DEPTH + 1) + "\"/img/a\"" + "]".repeat(QemuFileName.MAX_DEPTH + 1);
+        refused(ADMIN, deep);
+        String name = "/img/a";
+        // json: inside json: with arrays in each: the levels count together (and escapes double at each level)
+        for (int i = 0; i < QemuFileName.MAX_DEPTH / 6 + 1; i++) {
+            name = "json:" + "[".repeat(6) + dev.qmpx.qmp.json.QemuJson.quote(name) + "]".repeat(6);
+        }
+        refused(ADMIN, name);
+        assertNull(ADMIN.rewrite("json:{\"file\": {\"file\": {\"filename\": \"json:{\\\"filename\\\": \\\"/img/a\\\"}\"}}}"));
+    }
 }
