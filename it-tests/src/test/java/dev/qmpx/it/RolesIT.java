@@ -121,12 +121,12 @@ class RolesIT {
             try (GuestFixture guest = GuestFixture.start("--listen", named.toString(), "--policy", policy.toString(),
                     "--audit", files.resolve("audit.jsonl").toString());
                  QmpClient unmatched = QmpClient.open(guest.listen)) {
-                guest.proxy.awaitLog("no \"default\": clients no rule matches get no role and are refused when they connect",
-                        TIMEOUT);
                 assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: no role for this client: no "
                         + "policy rule matches it and the policy has no default\"}}", unmatched.readLine(TIMEOUT),
                         "an error line instead of the greeting");
                 assertEquals(null, unmatched.readLine(TIMEOUT), "then the proxy closes the connection");
+                guest.proxy.awaitLog("no \"default\": clients no rule matches get no role and are refused when they connect",
+                        TIMEOUT);
                 guest.proxy.awaitLog("refused: no policy rule gives it a role", TIMEOUT);
                 Await.until("the refusal audited", TIMEOUT, () -> read(files.resolve("audit.jsonl"))
                         .contains("\"command\":\"(connect)\",\"result\":\"no-role\""));

@@ -3,6 +3,8 @@ package dev.qmpx.proxy.policy;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import dev.qmpx.qmp.catalogue.CommandCatalogue;
+import dev.qmpx.qmp.catalogue.CommandClass;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -117,6 +119,11 @@ class PolicyTest {
             assertFalse(Role.OPERATOR.allows(refused), refused);
         }
         assertTrue(Role.ADMIN.allows("__dev.qmpx_job-break"));
+    }
+
+    @Test
+    void everyReadonlyCommandIsAQueryThatNeverWaitsForTheJob() {
+        RoleTables.READONLY.keySet().forEach(command -> assertEquals(CommandClass.QUERY, CommandCatalogue.classify(command), command));
     }
 
     @Test
