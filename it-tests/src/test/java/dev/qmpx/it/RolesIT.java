@@ -113,6 +113,26 @@ class RolesIT {
     }
 
     @Test
+    void aReadonlyBearerTokenOverWebSocketGetsTheSameRefusals() throws Exception {
+        TlsMaterial tls = TlsMaterial.shared();
+        try (GuestFixture guest = GuestFixture.start(tls.options("--listen-ws", "--tls-client-auth", "optional")
+                .toArray(String[]::new)); QmpClient admin = guest.client();
+             WsClient ws = WsClient.open(java.net.URI.create("wss://127.0.0.1:" + guest.proxy.awaitPort("ws:127.0.0.1:0") + "/qmp"),
+                     tls.ca.anonymousClientContext(), java.util.Map.of("Authorization", "Bearer " + TlsMaterial.READONLY_TOKEN))) {
+            ws.next(TIMEOUT);
+            assertEquals("{\"return\": {}}", ws.execute("{\"execute\": \"qmp_capabilities\"}", TIMEOUT));
+            assertEquals("{\"return\": {}}", admin.execute("{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+                    + "\"secret\", \"id\": \"sec0\", \"data\": \"hunter2\"}}", TIMEOUT));
+            assertEquals(refusal(1, "readonly", "qom-list-properties", ""), ws.execute("{\"execute\": \"qom-list-properties\", "
+                    + "\"arguments\": {\"typename\": \"colo-compare\"}, \"id\": 1}", TIMEOUT));
+            assertEquals(refusal(2, "readonly", "qom-get", "on an object of type 'secret'"), ws.execute("{\"execute\": "
+                    + "\"qom-get\", \"arguments\": {\"path\": \"sec0\", \"property\": \"data\"}, \"id\": 2}", TIMEOUT));
+            assertTrue(guest.qemu.isAlive());
+            assertEquals(RUNNING, admin.execute("{\"execute\": \"query-status\"}", TIMEOUT));
+        }
+    }
+
+    @Test
     void aPolicyWithoutADefaultRefusesClientsNoRuleMatchesAndSaysSoAtStartUp() throws Exception {
         try (WorkDir files = new WorkDir()) {
             Path named = files.resolve("named.sock");
