@@ -122,7 +122,8 @@ class JobsAndPolicyIT {
         try (WorkDir dir = new WorkDir()) {
             Path readonlySocket = dir.resolve("ro.sock");
             Path policy = dir.resolve("policy.json");
-            Files.writeString(policy, "{\"rules\": [{\"listener\": \"" + readonlySocket + "\", \"role\": \"readonly\"}]}");
+            Files.writeString(policy, "{\"rules\": [{\"listener\": \"" + readonlySocket + "\", \"role\": \"readonly\"}], "
+                    + "\"default\": \"admin\"}");
             Path audit = dir.resolve("audit.jsonl");
             try (var qemu = dev.qmpx.proxy.demo.QemuProcess.start(dir.path, List.of());
                  ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), List.of("--qemu", qemu.socket().toString(),
@@ -233,6 +234,100 @@ class JobsAndPolicyIT {
             assertEquals("{\"return\": {}}", client.execute("{\"execute\": \"cont\"}", TIMEOUT));
             guest.proxy.awaitLog("cannot write the command audit", TIMEOUT);
             assertEquals(1, count(guest.proxy.log(), "connected to QEMU monitor"));
+        }
+    }
+
+    /**
+     * Issue 15 #14: queries used to restart the idle timer of a job-begin hold, so an operator
+     * asking query-status every so often held the job for ever and every admin stop failed.
+     */
+    @Test
+    void anOperatorsQueriesNeverKeepTheJobFromAnAdmin() throws Exception {
+        try (RolesIT.Split split = RolesIT.Split.start("operator", "--job-idle", "1", "--job-wait", "15");
+             QmpClient operator = split.secondClient(); QmpClient admin = split.guest().client()) {
+            assertEquals("{\"return\": {}}", operator.execute("{\"execute\": \"__dev.qmpx_job-begin\"}", TIMEOUT));
+            Pacer queries = Pacer.start(operator, "{\"execute\": \"query-status\"}");
+            long start = System.nanoTime();
+            assertEquals("{\"return\": {}, \"id\": \"s\"}", admin.execute("{\"execute\": \"stop\", \"id\": \"s\"}", TIMEOUT),
+                    "the hold ended after --job-idle despite the queries");
+            assertTrue(System.nanoTime() - start < java.util.concurrent.TimeUnit.SECONDS.toNanos(10));
+            queries.awaitReply("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: the job this client "
+                    + "took with __dev.qmpx_job-begin was released after 1.0 s without a command (--job-idle)\"}}");
+            List<String> replies = queries.stop();
+            assertEquals(1, replies.stream().filter(r -> r.contains("\"error\"")).count(), "told once, at its next command");
+            assertEquals("{\"return\": {}}", admin.execute("{\"execute\": \"cont\"}", TIMEOUT));
+        }
+    }
+
+    @Test
+    void aBusyHolderKeepsTheJobNoLongerThanJobMax() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--job-idle", "60", "--job-max", "2", "--job-wait", "15");
+             QmpClient holder = guest.client(); QmpClient other = guest.client()) {
+            assertEquals("{\"return\": {}}", holder.execute("{\"execute\": \"__dev.qmpx_job-begin\"}", TIMEOUT));
+            Pacer modifies = Pacer.start(holder, "{\"execute\": \"cont\"}");
+            assertEquals("{\"return\": {}, \"id\": \"s\"}", other.execute("{\"execute\": \"stop\", \"id\": \"s\"}", TIMEOUT));
+            guest.proxy.awaitLog("'s job released after 2.0 s (--job-max)", TIMEOUT);
+            modifies.awaitReply("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: the job this "
+                    + "client took with __dev.qmpx_job-begin was released after 2.0 s (--job-max)\"}}");
+            modifies.stop();
+        }
+    }
+
+    @Test
+    void anAdminBreaksAnotherClientsJobAndTheHolderIsTold() throws Exception {
+        try (RolesIT.Split split = RolesIT.Split.start("operator");
+             QmpClient operator = split.secondClient(); QmpClient waiter = split.guest().client();
+             QmpClient admin = split.guest().client()) {
+            assertEquals("{\"return\": {}}", operator.execute("{\"execute\": \"__dev.qmpx_job-begin\"}", TIMEOUT));
+            waiter.send("{\"execute\": \"stop\", \"id\": \"waiting\"}");
+            Await.until("the stop to wait for the job", TIMEOUT, () -> clients(admin).contains("\"waiting-for-job\": true"));
+            assertEquals(RolesIT.refusal(1, "operator", "__dev.qmpx_job-break", ""),
+                    operator.execute("{\"execute\": \"__dev.qmpx_job-break\", \"id\": 1}", TIMEOUT), "not the operator's to use");
+            assertTrue(admin.execute("{\"execute\": \"query-commands\"}", TIMEOUT).contains("{\"name\": \"__dev.qmpx_job-break\"}"));
+            assertEquals("{\"return\": {}, \"id\": \"b\"}", admin.execute("{\"execute\": \"__dev.qmpx_job-break\", \"id\": \"b\"}", TIMEOUT));
+            assertEquals("{\"return\": {}, \"id\": \"waiting\"}", waiter.nextReply(TIMEOUT));
+            String told = operator.execute("{\"execute\": \"query-status\"}", TIMEOUT);
+            assertTrue(Pattern.matches("\\{\"error\": \\{\"class\": \"GenericError\", \"desc\": \"qmpx: the job this client "
+                    + "took with __dev.qmpx_job-begin was broken by client#\\d+ \\(pid \\d+, uid 0\\) with __dev.qmpx_job-break "
+                    + "after \\d+\\.\\d s\"}}", told), told);
+            assertTrue(operator.execute("{\"execute\": \"query-status\"}", TIMEOUT).contains("\"status\": \"paused\""));
+            assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: no client holds the job with "
+                    + "__dev.qmpx_job-begin\"}}", admin.execute("{\"execute\": \"__dev.qmpx_job-break\"}", TIMEOUT));
+            Await.until("the break audited", TIMEOUT, () -> read(split.audit())
+                    .contains("\"command\":\"__dev.qmpx_job-break\",\"result\":\"return\""));
+            assertEquals("{\"return\": {}}", admin.execute("{\"execute\": \"cont\"}", TIMEOUT));
+        }
+    }
+
+    /**
+     * One client sending the same command a few times a second (the attack's pace, not a
+     * synchronisation), keeping every reply, until stopped.
+     */
+    private record Pacer(Thread thread, List<String> replies, java.util.concurrent.atomic.AtomicBoolean running) {
+        static Pacer start(QmpClient client, String command) {
+            List<String> replies = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Thread thread = Thread.ofPlatform().start(() -> {
+                try {
+                    while (running.get()) {
+                        replies.add(client.execute(command, TIMEOUT));
+                        Thread.sleep(300);
+                    }
+                } catch (java.io.IOException | InterruptedException e) {
+                    replies.add("(failed: " + e + ")");
+                }
+            });
+            return new Pacer(thread, replies, running);
+        }
+
+        void awaitReply(String reply) {
+            Await.until("the reply " + reply, TIMEOUT, () -> replies.contains(reply));
+        }
+
+        List<String> stop() throws InterruptedException {
+            running.set(false);
+            thread.join(TIMEOUT.toMillis());
+            return List.copyOf(replies);
         }
     }
 

@@ -99,7 +99,7 @@ final class TestPki {
                 Instant.now().minus(DAY), Instant.now().plus(DAY.multipliedBy(30))));
     }
 
-    /** @param dnsNames DNS names and IPv4 addresses
+    /** @param dnsNames DNS names, IPv4 addresses and {@code email:ADDRESS} names
      * @param purpose null for a CA (self-signed when issuer is null) */
     private static Issued issue(Path dir, String file, String subject, List<String> dnsNames, KeyPurposeId purpose, Ca issuer,
                                 Instant notBefore, Instant notAfter) throws Exception {
@@ -123,7 +123,8 @@ final class TestPki {
         }
         if (!dnsNames.isEmpty()) {
             builder.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(dnsNames.stream()
-                    .map(dns -> new GeneralName(dns.matches("[0-9.]+") ? GeneralName.iPAddress : GeneralName.dNSName, dns))
+                    .map(dns -> dns.startsWith("email:") ? new GeneralName(GeneralName.rfc822Name, dns.substring("email:".length()))
+                            : new GeneralName(dns.matches("[0-9.]+") ? GeneralName.iPAddress : GeneralName.dNSName, dns))
                     .toArray(GeneralName[]::new)));
         }
         X509Certificate certificate = new JcaX509CertificateConverter().getCertificate(builder.build(

@@ -9,8 +9,8 @@ import java.util.List;
 
 /**
  * The TLS side of the network front end's tests: a CA, the proxy's certificate (for *.qmpx.test,
- * localhost and 127.0.0.1), client certificates (admin by SAN, readonly by subject, expired, one
- * from another CA), a bearer token, and the policy that maps them to roles. Clients no rule names
+ * localhost and 127.0.0.1), client certificates (admin by DNS SAN, readonly by subject, expired, one
+ * from another CA, one whose e-mail SAN has the admin's DNS name as text), a bearer token, and the policy that maps them to roles. Clients no rule names
  * may do nothing, so each role a test sees comes from its rule.
  */
 final class TlsMaterial implements AutoCloseable {
@@ -23,6 +23,8 @@ final class TlsMaterial implements AutoCloseable {
     final TestPki.Issued readonly;
     final TestPki.Issued expired;
     final TestPki.Issued foreign;
+    /** Its only alternative name is the e-mail name with the admin certificate's DNS name as its text. */
+    final TestPki.Issued emailNamedLikeAdmin;
     final Path policy;
 
     private static TlsMaterial shared;
@@ -60,11 +62,12 @@ final class TlsMaterial implements AutoCloseable {
                 Instant.now().minus(Duration.ofDays(3)), Instant.now().minus(Duration.ofDays(1)));
         foreign = TestPki.ca(dir.path, "other-ca").issue(dir.path, "foreign", "CN=admin,O=qmpx-test",
                 List.of("admin.qmpx.test"), false);
+        emailNamedLikeAdmin = ca.issue(dir.path, "email", "CN=mail,O=qmpx-test", List.of("email:admin.qmpx.test"), false);
         long uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         String tokenSha256 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
                 .digest(READONLY_TOKEN.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         policy = Files.writeString(dir.resolve("policy.json"), "{\"roles\": {\"nobody\": {\"allow\": [], \"events\": false}}, "
-                + "\"rules\": [{\"uid\": " + uid + ", \"role\": \"admin\"}, {\"san\": \"admin.qmpx.test\", \"role\": \"admin\"}, "
+                + "\"rules\": [{\"uid\": " + uid + ", \"role\": \"admin\"}, {\"san\": \"dns:admin.qmpx.test\", \"role\": \"admin\"}, "
                 + "{\"subject\": \"CN=ro,O=qmpx-test\", \"role\": \"readonly\"}, "
                 + "{\"token-sha256\": \"" + tokenSha256 + "\", \"role\": \"readonly\"}], \"default\": \"nobody\"}");
     }

@@ -1,6 +1,7 @@
 package dev.qmpx.gateway.tls;
 
 import dev.qmpx.proxy.policy.RemoteIdentity;
+import dev.qmpx.proxy.policy.SubjectAltName;
 import io.netty.channel.Channel;
 
 import javax.net.ssl.ExtendedSSLSession;
@@ -14,11 +15,13 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 
 /** What a TLS session says about its client: the certificate's names, the SNI name it asked for. */
 public final class ClientCertificates {
-    /** Subject alternative name types policy rules can name: e-mail, DNS, URI, IP address. */
-    private static final List<Integer> NAME_TYPES = List.of(1, 2, 6, 7);
+    /** Subject alternative name types policy rules can name, by their GeneralName tag (RFC 5280). */
+    private static final Map<Integer, SubjectAltName.Type> NAME_TYPES = Map.of(1, SubjectAltName.Type.EMAIL,
+            2, SubjectAltName.Type.DNS, 6, SubjectAltName.Type.URI, 7, SubjectAltName.Type.IP);
 
     private ClientCertificates() {
     }
@@ -41,18 +44,20 @@ public final class ClientCertificates {
         } catch (SSLPeerUnverifiedException e) {
             return new RemoteIdentity(address, null, List.of(), tokenSha256);
         }
-        List<String> sans = new ArrayList<>();
+        List<SubjectAltName> sans = new ArrayList<>();
         try {
             Collection<List<?>> names = certificate.getSubjectAlternativeNames();
             if (names != null) {
                 for (List<?> name : names) {
-                    if (NAME_TYPES.contains((Integer) name.get(0))) {
-                        sans.add(String.valueOf(name.get(1)));
+                    SubjectAltName.Type type = NAME_TYPES.get((Integer) name.get(0));
+                    if (type != null) {
+                        // Typed, so that an e-mail name never passes for the DNS name with the same text.
+                        sans.add(new SubjectAltName(type, String.valueOf(name.get(1))));
                     }
                 }
             }
-        } catch (CertificateParsingException e) {
-            // A certificate the CA signed with an unreadable extension still has its subject.
+        } catch (CertificateParsingException | IllegalArgumentException e) {
+            // A certificate the CA signed with an unreadable extension (or an empty name) still has its subject.
             sans.clear();
         }
         return new RemoteIdentity(address, certificate.getSubjectX500Principal().getName(), sans, tokenSha256);

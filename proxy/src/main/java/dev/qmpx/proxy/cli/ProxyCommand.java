@@ -38,6 +38,7 @@ final class ProxyCommand {
     static int run(String[] args, LogFormat logFormat) throws UsageException, IOException, InterruptedException {
         ProxyOptions options = ProxyOptions.parse(args);
         logFormat.install(options.verbose());
+        LOG.info(options.guests().getFirst().config().policy().summary());
         List<Running> running = new ArrayList<>();
         List<UnixListener> allListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
         try {

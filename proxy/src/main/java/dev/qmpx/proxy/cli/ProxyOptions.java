@@ -122,9 +122,14 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                                           mode 700.
 
               Roles, jobs and timeouts:
-                --policy FILE             Roles for clients by listener, uid or gid
-                                          (JSON; see the README). Without it every
-                                          client is admin.
+                --policy FILE             Roles for clients by guest, listener, uid or
+                                          gid (JSON; see the README). Built-in roles:
+                                          admin (everything), operator and readonly
+                                          (explicit command lists with argument
+                                          rules), none. Without --policy every client
+                                          is admin; a policy without "default" gives
+                                          clients no rule matches no role: they get an
+                                          error line and are disconnected.
                 --audit FILE              One JSON line per state-changing or refused
                                           command (default: stderr).
                 --job-wait SECONDS        How long a state-changing command waits for
@@ -132,7 +137,12 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                                           before it fails (default 30).
                 --job-idle SECONDS        A job taken with __dev.qmpx_job-begin is
                                           released after this long without a command
+                                          that needs it; queries do not count
                                           (default 60).
+                --job-max SECONDS         ...and after this long in any case
+                                          (default 600). An admin can also take it
+                                          back with __dev.qmpx_job-break. The
+                                          holder's next command is told why.
                 --query-timeout SECONDS   Reply timeout of queries (default 10).
                 --command-timeout SECONDS
                                           Reply timeout of other commands (default 60).
@@ -188,7 +198,8 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                                           A TLS handshake not done by then is dropped
                                           (default 10).
                 Network clients get roles from --policy rules on the certificate's
-                "subject" or "san", or on "token-sha256"; getfd and add-fd are refused
+                "subject" or typed "san" (dns:, email:, uri:, ip:), or on
+                "token-sha256"; getfd and add-fd are refused
                 (fds cannot cross TCP).
 
                 -h, --help                Show this text.
@@ -251,6 +262,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
         long jobCommandTimeout = d.jobMillis();
         long jobWait = d.jobWaitMillis();
         long jobIdle = d.jobIdleMillis();
+        long jobMax = d.jobMaxMillis();
         Path policyFile = null;
         Path auditFile = null;
         Path broker = null;
@@ -300,6 +312,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                 case "--state-dir" -> stateDir = Path.of(a.value(option)).toAbsolutePath();
                 case "--job-wait" -> jobWait = a.secondsAsMillis(option);
                 case "--job-idle" -> jobIdle = a.secondsAsMillis(option);
+                case "--job-max" -> jobMax = a.secondsAsMillis(option);
                 case "--query-timeout" -> queryTimeout = a.secondsAsMillis(option);
                 case "--command-timeout" -> commandTimeout = a.secondsAsMillis(option);
                 case "--job-command-timeout" -> jobCommandTimeout = a.secondsAsMillis(option);
@@ -338,7 +351,8 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
         } catch (IOException e) {
             throw new UsageException("--audit " + auditFile + ": " + e.getMessage());
         }
-        GuestConfig.Timeouts timeouts = new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle);
+        GuestConfig.Timeouts timeouts = new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle,
+                jobMax);
         JsonLimits limits = new JsonLimits(maxMessage, maxNesting);
         Path state = stateDir;
         int inFlight = maxInFlight;

@@ -26,6 +26,7 @@ import dev.qmpx.proxy.paths.TargetFdsets;
 import dev.qmpx.proxy.paths.PathPreparation;
 import dev.qmpx.proxy.orchestration.SnapshotRequest;
 
+import dev.qmpx.proxy.policy.ArgumentRule;
 import dev.qmpx.proxy.policy.Role;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
 import dev.qmpx.qmp.catalogue.CommandClass;
@@ -71,11 +72,13 @@ public final class ClientSession {
     private List<JsonStreamer.Item> arrivals;
     /** Whether the session is in the guest's round-robin ring of sessions with queued commands. */
     private boolean scheduled;
+    /** Why the job this client took was taken back (idle, --job-max, job-break): its next command is told. */
+    private String jobRevoked;
 
     /** A client's session, with the role the policy gives its peer. */
     public ClientSession(Guest guest, ClientTransport transport) {
-        this(guest, transport, guest.config().policy().roleFor(transport.peer().listener(), transport.peer().uid(),
-                transport.peer().gid(), transport.peer().remote()));
+        this(guest, transport, guest.config().policy().roleFor(guest.config().name(), transport.peer().listener(),
+                transport.peer().uid(), transport.peer().gid(), transport.peer().remote()));
     }
 
     /** A session of the proxy's own with a fixed role, such as the status page's (readonly). */
@@ -107,12 +110,25 @@ public final class ClientSession {
         return closed;
     }
 
-    /** Sends QEMU's greeting and starts reading the client's input. */
+    /**
+     * Sends QEMU's greeting and starts reading the client's input. A client the policy gives no
+     * role gets an error line instead and is disconnected: it could do nothing, so it holds no
+     * connection, buffer or fd of the proxy's either.
+     */
     public void greet(byte[] greetingLine) {
         if (closed || greeted) {
             return;
         }
         greeted = true;
+        if (role == Role.NONE) {
+            LOG.warning(guest.config().name() + ": " + name() + " refused: no policy rule gives it a role ("
+                    + transport.peer() + ")");
+            guest.audit(this, "(connect)", "no-role", System.nanoTime());
+            transport.send(QmpWire.errorLine(null, QmpError.generic("qmpx: no role for this client: no policy rule "
+                    + "matches it and the policy has no default")));
+            transport.close("no role");
+            return;
+        }
         transport.send(greetingLine);
         transport.setReading(true);
     }
@@ -220,14 +236,37 @@ public final class ClientSession {
                     : new QmpError(ErrorClass.CommandNotFound, "The command " + command.name() + " has not been found")));
             return;
         }
-        CommandClass commandClass = CommandCatalogue.classify(command.name());
-        if (!role.allows(command.name())) {
-            guest.audit(this, command.name(), "denied", System.nanoTime());
-            guest.metrics().ended(guest.commandLabel(command.name()), "denied");
-            answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: the role '" + role.name()
-                    + "' does not allow '" + command.name() + "'")));
+        if (jobRevoked != null) {
+            guest.audit(this, command.name(), "job-revoked", System.nanoTime());
+            answer(QmpWire.errorLine(command.rawId(), QmpError.generic(jobRevoked)));
+            jobRevoked = null;
             return;
         }
+        CommandClass commandClass = CommandCatalogue.classify(command.name());
+        ArgumentRule rule = role.rule(command.name());
+        ArgumentRule.Verdict verdict = rule == null ? new ArgumentRule.Refused("") : rule.check(command.arguments());
+        switch (verdict) {
+            case ArgumentRule.Refused refused -> {
+                deny(command, refused.why());
+                return;
+            }
+            case ArgumentRule.Probe probe -> {
+                ReplySlot slot = new ReplySlot(this, command.rawId(), null);
+                replies.add(slot);
+                queued.add(Outgoing.guarded(command.name(), commandClass, UpstreamEncoding.prefix(command.name(),
+                        command.arguments()), slot, new Outgoing.Guard(probe.command(), UpstreamEncoding.prefix(
+                        probe.command(), probe.arguments()), value -> {
+                            String why = probe.refusal().apply(value);
+                            return why == null ? null : refusal(command.name(), why);
+                        })));
+                guest.submit(this);
+                return;
+            }
+            case ArgumentRule.Allowed allowed -> {
+            }
+        }
+        // A command a rule looked at goes as the proxy parsed it, so QEMU reads nothing the rule did not.
+        boolean reencoded = rule != ArgumentRule.ANY;
         if (!transport.carriesFds() && FD_TAKING.contains(command.name())) {
             guest.audit(this, command.name(), "refused", System.nanoTime());
             answer(QmpWire.errorLine(command.rawId(), QmpError.generic("qmpx: " + command.name() + " takes a file "
@@ -238,6 +277,12 @@ public final class ClientSession {
         switch (command.name()) {
             case ProxyCommands.CLIENTS -> {
                 answer(QmpWire.returnLine(command.rawId(), guest.clientsJson()));
+                return;
+            }
+            case ProxyCommands.JOB_BREAK -> {
+                QmpError failed = guest.breakJob(this);
+                guest.audit(this, command.name(), failed == null ? "return" : "refused", System.nanoTime());
+                answer(failed == null ? QmpWire.returnLine(command.rawId(), "{}") : QmpWire.errorLine(command.rawId(), failed));
                 return;
             }
             case ProxyCommands.JOB_BEGIN, ProxyCommands.JOB_END -> {
@@ -293,13 +338,31 @@ public final class ClientSession {
                         }
                         slot = new ReplySlot(this, command.rawId(),
                                 HostPaths.QUERIES.contains(command.name()) ? new HostPaths(guest.brokeredFdsets(), fds) : null);
-                        queued.add(new Outgoing(command.name(), commandClass, UpstreamEncoding.prefix(command), slot));
+                        queued.add(new Outgoing(command.name(), commandClass, reencoded ? UpstreamEncoding.prefix(
+                                command.name(), command.arguments()) : UpstreamEncoding.prefix(command), slot));
                     }
                 }
             }
         }
         replies.add(slot);
         guest.submit(this);
+    }
+
+    /** Refused by the role: audited, counted, answered; nothing reaches QEMU. */
+    private void deny(ClientCommand command, String why) {
+        guest.audit(this, command.name(), "denied", System.nanoTime());
+        guest.metrics().ended(guest.commandLabel(command.name()), "denied");
+        answer(QmpWire.errorLine(command.rawId(), refusal(command.name(), why)));
+    }
+
+    private QmpError refusal(String command, String why) {
+        return QmpError.generic("qmpx: the role '" + role.name() + "' does not allow '" + command + "'"
+                + (why.isEmpty() ? "" : " " + why));
+    }
+
+    /** The guest took back the job this client held (see Guest#revokeHold): its next command is told why. */
+    public void jobRevoked(String why) {
+        jobRevoked = why;
     }
 
     /**

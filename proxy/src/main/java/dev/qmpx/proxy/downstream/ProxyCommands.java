@@ -15,7 +15,9 @@ public final class ProxyCommands {
     static final String JOB_BEGIN = "__dev.qmpx_job-begin";
     static final String JOB_END = "__dev.qmpx_job-end";
     static final String SNAPSHOT = "__dev.qmpx_snapshot";
-    private static final List<String> ALL = List.of(CLIENTS, JOB_BEGIN, JOB_END, SNAPSHOT);
+    /** An admin's way to take a job-begin hold back from another client (see Guest#breakJob). */
+    static final String JOB_BREAK = "__dev.qmpx_job-break";
+    private static final List<String> ALL = List.of(CLIENTS, JOB_BEGIN, JOB_END, JOB_BREAK, SNAPSHOT);
 
     private ProxyCommands() {
     }

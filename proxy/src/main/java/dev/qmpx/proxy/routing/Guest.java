@@ -19,6 +19,7 @@ import dev.qmpx.proxy.orchestration.SnapshotJournal;
 import dev.qmpx.proxy.orchestration.SnapshotOrchestration;
 import dev.qmpx.proxy.orchestration.SnapshotUndo;
 import dev.qmpx.proxy.policy.CommandAudit;
+import dev.qmpx.proxy.policy.Role;
 import dev.qmpx.proxy.upstream.UpstreamLink;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
 import dev.qmpx.qmp.catalogue.CommandClass;
@@ -146,11 +147,14 @@ public final class Guest implements UpstreamLink.Listener {
     private volatile long qemuPid = -1;
     private int nextId;
     private boolean fdCommandInFlight;
+    /** An argument rule's probe is in flight: nothing else is sent until its guarded command has gone. */
+    private boolean probeInFlight;
     private boolean sawShutdown;
     private int connectAttempts;
     private EventLoop.Timer greetingTimer;
     private Job job;
     private EventLoop.Timer jobIdleTimer;
+    private EventLoop.Timer jobMaxTimer;
     /** Orchestrations waiting for an event: a test and the future it completes. */
     private final List<Map.Entry<java.util.function.Predicate<JsonNode>, CompletableFuture<JsonNode>>> eventWaiters = new ArrayList<>();
 
@@ -280,8 +284,8 @@ public final class Guest implements UpstreamLink.Listener {
         metrics.clientConnected(session, session.name(), peer.pid(), peer.uid(), sessions.size());
         LOG.info(config.name() + ": " + session.name() + " connected (" + session.transport().peer()
                 + ", role " + session.role().name() + ")");
-        if (state == State.READY) {
-            session.greet(greetingLine);
+        if (state == State.READY || session.role() == Role.NONE) {
+            session.greet(greetingLine); // a client with no role is refused at once, whether QEMU is there or not
         }
     }
 
@@ -332,7 +336,7 @@ public final class Guest implements UpstreamLink.Listener {
         if (state != State.READY && state != State.LEARNING) {
             return;
         }
-        while (inFlight.size() < config.maxInFlight() && !fdCommandInFlight) {
+        while (inFlight.size() < config.maxInFlight() && !fdCommandInFlight && !probeInFlight) {
             ClientSession from = null;
             Outgoing next;
             if (!internal.isEmpty()) {
@@ -400,6 +404,10 @@ public final class Guest implements UpstreamLink.Listener {
             outgoing.handler().onNotSent(QmpError.generic("qmpx: not connected to QEMU"));
             return;
         }
+        if (outgoing.guard() != null) {
+            sendGuarded(outgoing, from);
+            return;
+        }
         String id = allocateId();
         // Negotiated with this QEMU (state READY or LEARNING), so a stale reply of an earlier
         // connection (qemu-facts §0.4), which comes before the negotiation's, cannot be taken for it.
@@ -413,8 +421,8 @@ public final class Guest implements UpstreamLink.Listener {
             job.commandsInFlight++;
             entry.underJob = true;
         }
-        if (job != null && job.explicit && job.holder == from) {
-            restartJobIdleTimer();
+        if (job != null && job.explicit && job.holder == from && outgoing.needsJob()) {
+            restartJobIdleTimer(); // a query never keeps a job: only commands that need it count as use
         }
         long timeout = config.timeouts().replyMillis(outgoing.commandClass());
         entry.timer = loop.schedule(timeout, () -> replyTimedOut(id, entry, timeout));
@@ -428,6 +436,40 @@ public final class Guest implements UpstreamLink.Listener {
         upstream.send(bare ? UpstreamEncoding.withoutId(outgoing.prefix()) : UpstreamEncoding.withId(outgoing.prefix(), id),
                 outgoing.fds());
         outgoing.closeFds();
+    }
+
+    /**
+     * An argument rule's probe, then the command: nothing else is sent while the probe is in flight
+     * and the command goes as soon as it is answered, so QEMU runs nothing between the two and the
+     * probe's answer still holds when the command runs.
+     */
+    private void sendGuarded(Outgoing guarded, ClientSession from) {
+        Outgoing.Guard guard = guarded.guard();
+        probeInFlight = true;
+        send(new Outgoing(guard.name(), CommandClass.QUERY, guard.prefix(), new ReplyHandler() {
+            @Override
+            public void onReply(JsonMessage reply, JsonMessage.Member proxyId) {
+                probeInFlight = false;
+                if (reply.member("error") != null) {
+                    guarded.handler().onReply(reply, proxyId); // the command itself would fail alike (say, no such object)
+                    return;
+                }
+                QmpError refusal = guard.refusal().apply(reply.asTree().path("return"));
+                if (refusal == null) {
+                    send(guarded.withoutGuard(), from);
+                } else {
+                    audit(from, guarded.name(), "denied", System.nanoTime());
+                    metrics.ended(commandLabel(guarded.name()), "denied");
+                    guarded.handler().onAbandoned(refusal);
+                }
+            }
+
+            @Override
+            public void onAbandoned(QmpError reason) {
+                probeInFlight = false;
+                guarded.handler().onAbandoned(reason);
+            }
+        }), null);
     }
 
     /** QEMU is busy, not necessarily gone: the client is told, the upstream stays, the late reply is dropped. */
@@ -512,6 +554,7 @@ public final class Guest implements UpstreamLink.Listener {
             job.explicit = true;
             job.command = request.name();
             restartJobIdleTimer();
+            startJobMaxTimer();
             audit(from, request, "return", System.nanoTime());
             LOG.info(config.name() + ": " + from.name() + " took the job");
             request.handler().onLocalReturn("{}");
@@ -569,14 +612,62 @@ public final class Guest implements UpstreamLink.Listener {
                 return;
             }
             if (job == held && held.explicit && !held.orchestrating) {
-                LOG.warning(config.name() + ": " + held.holder.name() + "'s job released after "
-                        + seconds(config.timeouts().jobIdleMillis()) + " without a command");
-                held.explicit = false;
-                if (held.commandsInFlight == 0) {
-                    releaseJob();
-                }
+                revokeHold(held, "released after " + seconds(config.timeouts().jobIdleMillis()) + " without a command (--job-idle)");
             }
         });
+    }
+
+    /** The bound on a job-begin hold as a whole, however busy the holder keeps it. */
+    private void startJobMaxTimer() {
+        if (jobMaxTimer != null) {
+            jobMaxTimer.cancel();
+        }
+        Job held = job;
+        jobMaxTimer = loop.schedule(config.timeouts().jobMaxMillis(), () -> checkJobMax(held));
+    }
+
+    private void checkJobMax(Job held) {
+        if (job != held || !held.explicit) {
+            return;
+        }
+        if (held.orchestrating) {
+            jobMaxTimer = loop.schedule(1000, () -> checkJobMax(held)); // a snapshot is never cut; it has bounds of its own
+            return;
+        }
+        revokeHold(held, "released after " + seconds(config.timeouts().jobMaxMillis()) + " (--job-max)");
+    }
+
+    /**
+     * __dev.qmpx_job-break: another client (an admin, by the policy) takes a job-begin hold away.
+     * Commands of the holder's still running keep the job until QEMU answers them.
+     *
+     * @return null when broken, else why not
+     */
+    public QmpError breakJob(ClientSession breaker) {
+        if (job == null || !job.explicit) {
+            return QmpError.generic("qmpx: no client holds the job with __dev.qmpx_job-begin"
+                    + (job == null ? "" : "; " + describeJob() + " holds it until QEMU answers"));
+        }
+        if (job.holder == breaker) {
+            return QmpError.generic("qmpx: this client holds the job itself; end it with __dev.qmpx_job-end");
+        }
+        if (job.orchestrating) {
+            return QmpError.generic("qmpx: " + describeJob() + " is taking a snapshot; the job is released when it ends");
+        }
+        Peer peer = breaker.transport().peer();
+        revokeHold(job, "broken by " + breaker.name() + " (pid " + peer.pid() + ", uid " + peer.uid()
+                + ") with __dev.qmpx_job-break after " + seconds((System.nanoTime() - job.sinceNanos) / 1_000_000L));
+        return null;
+    }
+
+    /** Ends a job-begin hold its holder did not end: logged, and the holder's next command is told why. */
+    private void revokeHold(Job held, String why) {
+        LOG.warning(config.name() + ": " + held.holder.name() + "'s job " + why);
+        held.explicit = false;
+        held.holder.jobRevoked("qmpx: the job this client took with __dev.qmpx_job-begin was " + why);
+        if (held.commandsInFlight == 0) {
+            releaseJob();
+        }
     }
 
     /** Frees the job and hands it to the first waiter, so waiters get it in order. */
@@ -585,6 +676,10 @@ public final class Guest implements UpstreamLink.Listener {
         if (jobIdleTimer != null) {
             jobIdleTimer.cancel();
             jobIdleTimer = null;
+        }
+        if (jobMaxTimer != null) {
+            jobMaxTimer.cancel();
+            jobMaxTimer = null;
         }
         while (!jobWaiters.isEmpty()) {
             ClientSession next = jobWaiters.keySet().iterator().next();
@@ -1014,6 +1109,7 @@ public final class Guest implements UpstreamLink.Listener {
         sentOrder.clear();
         metrics.inFlight(0);
         fdCommandInFlight = false;
+        probeInFlight = false;
         ring.clear();
         // The proxy's own commands not sent yet are told so (an orchestration then knows QEMU never
         // ran them), and their fds closed.

@@ -38,10 +38,13 @@ public record GuestConfig(String name, Path qemuSocket, boolean reconnect, int m
      * @param modifyMillis reply timeout of another command
      * @param jobMillis reply timeout of a command that starts a QEMU job
      * @param jobWaitMillis how long a command may wait for the guest's job before it fails
-     * @param jobIdleMillis how long a job taken with __dev.qmpx_job-begin may sit unused
+     * @param jobIdleMillis how long a job taken with __dev.qmpx_job-begin may sit without a command
+     *     that needs it (queries do not count)
+     * @param jobMaxMillis how long a job taken with __dev.qmpx_job-begin may be held at all
      */
-    public record Timeouts(long queryMillis, long modifyMillis, long jobMillis, long jobWaitMillis, long jobIdleMillis) {
-        public static final Timeouts DEFAULT = new Timeouts(10_000, 60_000, 600_000, 30_000, 60_000);
+    public record Timeouts(long queryMillis, long modifyMillis, long jobMillis, long jobWaitMillis, long jobIdleMillis,
+                           long jobMaxMillis) {
+        public static final Timeouts DEFAULT = new Timeouts(10_000, 60_000, 600_000, 30_000, 60_000, 600_000);
 
         public long replyMillis(CommandClass commandClass) {
             return switch (commandClass) {

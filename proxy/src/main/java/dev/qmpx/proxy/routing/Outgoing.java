@@ -17,30 +17,52 @@ import java.io.FileDescriptor;
  * @param arguments a local request's arguments (a snapshot's targets); null otherwise
  * @param prelude a command the proxy generated to prepare the client command that follows it (the
  *     add-fd of a broker fd): it stands or falls with that command
+ * @param guard a probe to send first (an argument rule that needs QEMU's answer), or null
  */
 public record Outgoing(String name, CommandClass commandClass, Kind kind, byte[] prefix, FileDescriptor[] fds,
-                       ReplyHandler handler, ObjectNode arguments, boolean prelude) {
+                       ReplyHandler handler, ObjectNode arguments, boolean prelude, Guard guard) {
     private static final FileDescriptor[] NONE = new FileDescriptor[0];
 
     /** What the dispatcher does with it: send it, or run one of the proxy's own job requests. */
     public enum Kind { UPSTREAM, JOB_BEGIN, JOB_END, SNAPSHOT }
 
+    /**
+     * A command QEMU must answer first, with nothing sent in between (so nothing can change what it
+     * looked at): its return decides whether the guarded command goes.
+     *
+     * @param prefix the probe, encoded as {@link #prefix}
+     * @param refusal the error to answer instead of the command, from the probe's return value; null to send it
+     */
+    public record Guard(String name, byte[] prefix, java.util.function.Function<com.fasterxml.jackson.databind.JsonNode,
+            dev.qmpx.qmp.message.QmpError> refusal) {
+    }
+
     public Outgoing(String name, CommandClass commandClass, byte[] prefix, FileDescriptor[] fds, ReplyHandler handler) {
-        this(name, commandClass, Kind.UPSTREAM, prefix, fds, handler, null, false);
+        this(name, commandClass, Kind.UPSTREAM, prefix, fds, handler, null, false, null);
     }
 
     public Outgoing(String name, CommandClass commandClass, byte[] prefix, ReplyHandler handler) {
-        this(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler, null, false);
+        this(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler, null, false, null);
+    }
+
+    /** A client command that goes only if the guard's probe allows it. */
+    public static Outgoing guarded(String name, CommandClass commandClass, byte[] prefix, ReplyHandler handler, Guard guard) {
+        return new Outgoing(name, commandClass, Kind.UPSTREAM, prefix, NONE, handler, null, false, guard);
+    }
+
+    /** The command itself, once its guard allowed it. */
+    Outgoing withoutGuard() {
+        return new Outgoing(name, commandClass, kind, prefix, fds, handler, arguments, prelude, null);
     }
 
     /** The proxy's add-fd of a broker fd, ahead of the client command it prepares. */
     public static Outgoing prelude(String name, byte[] prefix, FileDescriptor fd, ReplyHandler handler) {
-        return new Outgoing(name, CommandClass.MODIFY, Kind.UPSTREAM, prefix, new FileDescriptor[] {fd}, handler, null, true);
+        return new Outgoing(name, CommandClass.MODIFY, Kind.UPSTREAM, prefix, new FileDescriptor[] {fd}, handler, null, true, null);
     }
 
     /** A request the proxy answers itself in the client's turn, with its arguments. */
     public static Outgoing local(String name, Kind kind, ObjectNode arguments, ReplyHandler handler) {
-        return new Outgoing(name, CommandClass.MODIFY, kind, new byte[0], NONE, handler, arguments, false);
+        return new Outgoing(name, CommandClass.MODIFY, kind, new byte[0], NONE, handler, arguments, false, null);
     }
 
     public boolean carriesFds() {
