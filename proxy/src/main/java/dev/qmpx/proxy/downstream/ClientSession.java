@@ -74,7 +74,7 @@ public final class ClientSession {
 
     /** A client's session, with the role the policy gives its peer. */
     public ClientSession(Guest guest, ClientTransport transport) {
-        this(guest, transport, guest.config().policy().roleFor(transport.peer().listener(), transport.peer().uid(),
+        this(guest, transport, guest.config().policy().roleFor(guest.config().name(), transport.peer().listener(), transport.peer().uid(),
                 transport.peer().gid(), transport.peer().remote()));
     }
 

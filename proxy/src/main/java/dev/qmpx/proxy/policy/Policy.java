@@ -119,8 +119,11 @@ public final class Policy {
         return out;
     }
 
-    /** @param remote what a network client proved, null for a unix client */
-    public Role roleFor(String listener, long uid, long gid, RemoteIdentity remote) {
+    /**
+     * @param guest the guest the client connects to
+     * @param remote what a network client proved, null for a unix client
+     */
+    public Role roleFor(String guest, String listener, long uid, long gid, RemoteIdentity remote) {
         for (Rule rule : rules) {
             if (rule.matches(listener, uid, gid, remote)) {
                 return rule.role();

@@ -17,6 +17,8 @@ public record Role(String name, List<String> allow, List<String> deny, boolean e
     public static final Role OPERATOR = new Role("operator", List.of("*"),
             List.of("quit", "human-monitor-command", "getfd", "add-fd", "closefd", "remove-fd", "query-fdsets"), true);
     public static final Role READONLY = new Role("readonly", List.of("@query"), List.of(), true);
+    /** Nothing at all, not even events. */
+    public static final Role NONE = new Role("none", List.of(), List.of(), false);
 
     public Role {
         allow = List.copyOf(allow);

@@ -35,16 +35,16 @@ class PolicyTest {
                 + "{\"subject\": \"CN=backup,O=example\", \"role\": \"operator\"},"
                 + "{\"listener\": \"tls:0.0.0.0:4444\", \"san\": \"mgmt.example.com\", \"role\": \"admin\"},"
                 + "{\"token-sha256\": \"" + TOKEN_SHA + "\", \"role\": \"readonly\"}], \"default\": \"nobody\"}");
-        assertEquals("operator", policy.roleFor("tls:0.0.0.0:4444", -1, -1, certificate("CN=backup,O=example")).name());
-        assertEquals("admin", policy.roleFor("tls:0.0.0.0:4444", -1, -1, certificate("CN=x", "mgmt.example.com")).name());
-        assertEquals("nobody", policy.roleFor("ws:0.0.0.0:4443", -1, -1, certificate("CN=x", "mgmt.example.com")).name(),
+        assertEquals("operator", policy.roleFor("vm1", "tls:0.0.0.0:4444", -1, -1, certificate("CN=backup,O=example")).name());
+        assertEquals("admin", policy.roleFor("vm1", "tls:0.0.0.0:4444", -1, -1, certificate("CN=x", "mgmt.example.com")).name());
+        assertEquals("nobody", policy.roleFor("vm1", "ws:0.0.0.0:4443", -1, -1, certificate("CN=x", "mgmt.example.com")).name(),
                 "the rule names another listener");
-        assertEquals("readonly", policy.roleFor("ws:0.0.0.0:4443", -1, -1,
+        assertEquals("readonly", policy.roleFor("vm1", "ws:0.0.0.0:4443", -1, -1,
                 new RemoteIdentity("192.0.2.1:5000", null, List.of(), TOKEN_SHA)).name());
-        assertEquals("nobody", policy.roleFor("ws:0.0.0.0:4443", -1, -1, certificate("CN=root")).name(),
+        assertEquals("nobody", policy.roleFor("vm1", "ws:0.0.0.0:4443", -1, -1, certificate("CN=root")).name(),
                 "a network client never matches a uid rule");
-        assertEquals("admin", policy.roleFor("/run/vm1.sock", 0, 0, null).name(), "a unix client by uid");
-        assertEquals("nobody", policy.roleFor("/run/vm1.sock", 5, 5, null).name(), "certificate rules never match a unix client");
+        assertEquals("admin", policy.roleFor("vm1", "/run/vm1.sock", 0, 0, null).name(), "a unix client by uid");
+        assertEquals("nobody", policy.roleFor("vm1", "/run/vm1.sock", 5, 5, null).name(), "certificate rules never match a unix client");
         assertTrue(policy.knowsToken(TOKEN_SHA));
         assertFalse(policy.knowsToken(TOKEN_SHA.replace('9', '8')));
     }
