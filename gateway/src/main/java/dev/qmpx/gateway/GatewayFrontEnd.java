@@ -73,18 +73,11 @@ public final class GatewayFrontEnd implements RemoteFrontEnd {
         };
     }
 
-    /**
-     * Listens with the connection caps: a connection over one is closed before its pipeline is
-     * set up. Every pipeline has an {@link OutputBound} where all its writes pass.
-     */
+    /** Listens with the listener's connection caps: a connection over one is closed as it is accepted. */
     private static Channel serve(NettyLoops loops, String name, Address address, RemoteOptions options,
                                  Consumer<SocketChannel> init) throws IOException {
         ConnectionCaps caps = new ConnectionCaps(name, options.limits().perListener(), options.limits().perAddress());
-        return loops.bind(name, address, channel -> {
-            if (caps.admit(channel)) {
-                init.accept(channel);
-            }
-        });
+        return loops.bind(name, address, caps::admit, init);
     }
 
     /** A listener's name in logs, the audit and policy rules: as given on the command line. */

@@ -26,8 +26,8 @@ public final class ConnectionCaps {
     }
 
     /**
-     * Counts a new connection in, until it closes; over a cap it is closed at once (logged,
-     * rate-limited) and false returned.
+     * Counts a new connection in, until it closes; over a cap, false (logged, rate-limited): the
+     * caller closes it at once. Called in the order of acceptance.
      */
     public boolean admit(Channel channel) {
         InetAddress address = ((InetSocketAddress) channel.remoteAddress()).getAddress();
@@ -41,7 +41,6 @@ public final class ConnectionCaps {
         if (over != null) {
             total.decrementAndGet();
             RefusalLog.warning("refused " + address.getHostAddress() + " on " + listener + ": already " + over);
-            channel.close();
             return false;
         }
         channel.closeFuture().addListener(closed -> {
