@@ -3,7 +3,6 @@ package dev.qmpx.gateway.web;
 import dev.qmpx.gateway.net.RefusalLog;
 import dev.qmpx.gateway.tls.ClientCertificates;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
@@ -52,8 +51,9 @@ abstract class WebSocketEndpoint extends SimpleChannelInboundHandler<WebSocketFr
             } else {
                 RefusalLog.warning("closing " + ClientCertificates.address(ctx.channel()) + " on " + listener
                         + ": its WebSocket sent nothing, not even a pong, for --ws-idle-timeout");
-                handshaker.close(ctx.channel(), new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, "idle"))
-                        .addListener(ChannelFutureListener.CLOSE);
+                // Closed now, not once the close frame is written: a peer that reads nothing never lets it be.
+                ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, "idle"));
+                ctx.close();
             }
             return;
         }
