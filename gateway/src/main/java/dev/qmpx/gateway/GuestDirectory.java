@@ -5,6 +5,7 @@ import dev.qmpx.proxy.policy.RemoteIdentity;
 import dev.qmpx.proxy.policy.Role;
 import dev.qmpx.proxy.routing.Guest;
 
+import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -19,10 +20,11 @@ import java.util.TreeMap;
 public final class GuestDirectory {
     private final Map<String, Guest> guests = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
 
-    public GuestDirectory(List<Guest> guests) {
+    /** @throws IOException when two guests' names differ only in case */
+    public GuestDirectory(List<Guest> guests) throws IOException {
         for (Guest guest : guests) {
             if (this.guests.putIfAbsent(guest.config().name(), guest) != null) {
-                throw new IllegalArgumentException("guest names '" + guest.config().name() + "' and '"
+                throw new IOException("guest names '" + guest.config().name() + "' and '"
                         + this.guests.get(guest.config().name()).config().name()
                         + "' differ only in case: network clients (SNI, DNS) cannot tell them apart");
             }
