@@ -48,7 +48,9 @@ final class RemoteBench implements Benchmark {
         Path log = workspace.dir().resolve("proxy.log");
         List<String> args = new ArrayList<>(List.of("--qemu", qemu.socket().toString(), "--listen", listen.toString(),
                 "--guest", "bench", "--state-dir", workspace.dir().resolve("state").toString(),
-                "--listen-tls", "127.0.0.1:0", "--listen-ws", "127.0.0.1:0"));
+                "--listen-tls", "127.0.0.1:0", "--listen-ws", "127.0.0.1:0",
+                // all n clients come from this one address: the default caps are far below
+                "--max-connections", String.valueOf(n + 16), "--max-connections-per-address", String.valueOf(n + 16)));
         args.addAll(tls.proxyOptions());
         Process proxy = workspace.qmpx("proxy", args, log, "accepting clients on", 1);
         int tlsPort = port(log, "tls");

@@ -1,6 +1,8 @@
 package dev.qmpx.gateway;
 
+import dev.qmpx.gateway.net.ConnectionCaps;
 import dev.qmpx.gateway.net.NettyLoops;
+import dev.qmpx.gateway.net.OutputBound;
 import dev.qmpx.gateway.status.GuestObserver;
 import dev.qmpx.gateway.status.StatusBoard;
 import dev.qmpx.gateway.stream.QmpStreamHandler;
@@ -11,6 +13,7 @@ import dev.qmpx.proxy.remote.RemoteOptions;
 import dev.qmpx.proxy.routing.Guest;
 import dev.qmpx.gateway.web.WebRouter;
 import io.netty.channel.Channel;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 
@@ -18,6 +21,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /** The network front end of {@code qmpx proxy}: its listeners on one set of netty threads. */
 public final class GatewayFrontEnd implements RemoteFrontEnd {
@@ -41,18 +45,22 @@ public final class GatewayFrontEnd implements RemoteFrontEnd {
         try {
             for (Address address : options.insecure()) {
                 String name = name("tcp", address);
-                listening.add(loops.bind(name, address, channel ->
-                        channel.pipeline().addLast(new QmpStreamHandler(name, directory, false))));
+                listening.add(serve(loops, name, address, options, channel ->
+                        channel.pipeline().addLast(new OutputBound(name, directory.outputLimit()),
+                                new QmpStreamHandler(name, directory, false))));
             }
             for (Address address : options.tls()) {
                 String name = name("tls", address);
-                listening.add(loops.bind(name, address, channel ->
-                        channel.pipeline().addLast(tls.handler(channel), new QmpStreamHandler(name, directory, true))));
+                listening.add(serve(loops, name, address, options, channel ->
+                        channel.pipeline().addLast(tls.handler(channel), new OutputBound(name, directory.outputLimit()),
+                                new QmpStreamHandler(name, directory, true))));
             }
             for (Address address : options.ws()) {
                 String name = name("ws", address);
-                listening.add(loops.bind(name, address, channel -> channel.pipeline().addLast(tls.handler(channel),
-                        new HttpServerCodec(), new HttpObjectAggregator(MAX_REQUEST_BYTES), new WebRouter(name, directory, board))));
+                listening.add(serve(loops, name, address, options, channel ->
+                        channel.pipeline().addLast(tls.handler(channel), new OutputBound(name, directory.outputLimit()),
+                                new HttpServerCodec(), new HttpObjectAggregator(MAX_REQUEST_BYTES),
+                                new WebRouter(name, directory, board, options.limits()))));
             }
         } catch (IOException e) {
             listening.forEach(Channel::close);
@@ -63,6 +71,13 @@ public final class GatewayFrontEnd implements RemoteFrontEnd {
             listening.forEach(Channel::close);
             loops.close();
         };
+    }
+
+    /** Listens with the listener's connection caps: a connection over one is closed as it is accepted. */
+    private static Channel serve(NettyLoops loops, String name, Address address, RemoteOptions options,
+                                 Consumer<SocketChannel> init) throws IOException {
+        ConnectionCaps caps = new ConnectionCaps(name, options.limits().perListener(), options.limits().perAddress());
+        return loops.bind(name, address, caps::admit, init);
     }
 
     /** A listener's name in logs, the audit and policy rules: as given on the command line. */

@@ -1,13 +1,18 @@
 package dev.qmpx.it;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
 import dev.qmpx.client.QmpClient;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -66,6 +71,57 @@ class InsecureListenIT {
             guest.proxy.awaitLog("disconnected (client closed the connection; 127.0.0.1:", TIMEOUT);
             assertTrue(guest.proxy.process.isAlive());
         }
+    }
+
+    /** What a forged request or a browser's fetch sends: QMP in the body of an HTTP POST. */
+    private static final String QMP_BODY = "{\"execute\": \"qmp_capabilities\"}\n{\"execute\": \"stop\"}\n";
+
+    @Test
+    void aRawHttpPostCarryingQmpIsRefusedAndClosedBeforeAnythingReachesQemu() throws Exception {
+        try (GuestFixture guest = GuestFixture.start("--insecure-listen", "127.0.0.1:0");
+             QmpClient unix = guest.client();
+             Socket http = new Socket("127.0.0.1", guest.proxy.awaitPort(LISTENER))) {
+            http.setSoTimeout((int) TIMEOUT.toMillis());
+            http.getOutputStream().write(("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                    + "Content-Length: " + QMP_BODY.length() + "\r\n\r\n" + QMP_BODY).getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(http.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(answer.endsWith("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: not QMP (a client's input "
+                    + "starts with '{'), got \\\"POST / HTTP/1.1\\\\x0d\\\"\"}}\r\n"), "refused, then closed: " + answer);
+            assertRunningAndNoStop(guest, unix);
+        }
+    }
+
+    @Test
+    void aPageInChromiumCannotStopTheGuestWithANoCorsFetch() throws Exception {
+        HttpServer page = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        page.createContext("/", exchange -> {
+            byte[] html = "<!doctype html><title>elsewhere</title>".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, html.length);
+            exchange.getResponseBody().write(html);
+            exchange.close();
+        });
+        page.start();
+        try (GuestFixture guest = GuestFixture.start("--insecure-listen", "127.0.0.1:0");
+             QmpClient unix = guest.client();
+             HeadlessChromium browser = HeadlessChromium.open(guest.dir.resolve("chromium"),
+                     "http://localhost:" + page.getAddress().getPort() + "/")) {
+            Await.until("the page loaded", TIMEOUT, () -> browser.evaluate("document.title").equals("elsewhere"));
+            browser.evaluate("fetch('http://localhost:" + guest.proxy.awaitPort(LISTENER) + "/', {method: 'POST', mode: 'no-cors', "
+                    + "body: " + new ObjectMapper().writeValueAsString(QMP_BODY) + "}).catch(() => {}); 'sent'");
+            guest.proxy.awaitLog("on " + LISTENER + ": qmpx: not QMP (a client's input starts with '{'), got \"POST / HTTP/1.1",
+                    TIMEOUT);
+            assertRunningAndNoStop(guest, unix);
+        } finally {
+            page.stop(0);
+        }
+    }
+
+    private static void assertRunningAndNoStop(GuestFixture guest, QmpClient unix) throws Exception {
+        assertEquals("{\"return\": {\"status\": \"running\", \"singlestep\": false, \"running\": true}}",
+                unix.execute("{\"execute\": \"query-status\"}", TIMEOUT));
+        String log = guest.proxy.log();
+        assertFalse(log.contains("\"command\":\"stop\""), "no stop in the audit:\n" + log);
+        assertTrue(unix.events().isEmpty(), "no STOP: " + unix.events());
     }
 
     @Test

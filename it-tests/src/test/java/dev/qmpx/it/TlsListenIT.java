@@ -4,17 +4,26 @@ import dev.qmpx.client.QmpClient;
 import dev.qmpx.proxy.demo.QemuProcess;
 import org.junit.jupiter.api.Test;
 
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.WebSocketHandshakeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -136,27 +145,21 @@ class TlsListenIT {
     }
 
     @Test
-    void oneListenerServesSeveralGuestsEachNamedBySni() throws Exception {
+    void oneListenerServesSeveralGuestsEachNamedBySniIgnoringCase() throws Exception {
         List<QemuProcess> qemus = new ArrayList<>();
         try (WorkDir dir = new WorkDir()) {
-            StringBuilder config = new StringBuilder("{\"guests\": [");
-            for (String name : List.of("vm1", "vm2")) {
-                QemuProcess qemu = QemuProcess.start(Files.createDirectories(dir.resolve(name)), List.of("-name", name));
-                qemus.add(qemu);
-                config.append(qemus.size() == 1 ? "" : ", ").append("{\"name\": \"").append(name).append("\", \"qemu\": \"")
-                        .append(qemu.socket()).append("\", \"listen\": [\"").append(dir.resolve(name + ".sock")).append("\"]}");
-            }
-            Path configFile = Files.writeString(dir.resolve("guests.json"), config.append("]}").toString());
-            List<String> options = new ArrayList<>(List.of("--config", configFile.toString()));
+            List<String> options = new ArrayList<>(List.of("--config", twoGuests(dir, qemus).toString()));
             options.addAll(tlsOptions());
             try (ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), options)) {
                 int port = proxy.awaitPort(LISTENER);
-                for (String name : List.of("vm2", "vm1")) {
-                    try (PythonTlsClient python = PythonTlsClient.start(dir.path, port, name + ".qmpx.test", tls.ca.cert(), tls.admin)) {
+                // DNS names compare without case, so SNI does too.
+                for (String serverName : List.of("vm2.qmpx.test", "vm1.qmpx.test", "VM1.QMPX.TEST", "Vm2.Qmpx.Test")) {
+                    try (PythonTlsClient python = PythonTlsClient.start(dir.path, port, serverName, tls.ca.cert(), tls.admin)) {
                         assertEquals("CONNECTED TLSv1.3", python.nextReport(TIMEOUT));
                         python.qmp.readLine(TIMEOUT);
                         QmpClient tls = QmpClient.negotiated(python.qmp, TIMEOUT);
-                        assertEquals("{\"return\": {\"name\": \"" + name + "\"}}", tls.execute("{\"execute\": \"query-name\"}", TIMEOUT));
+                        assertEquals("{\"return\": {\"name\": \"" + serverName.substring(0, 3).toLowerCase() + "\"}}",
+                                tls.execute("{\"execute\": \"query-name\"}", TIMEOUT));
                     }
                 }
                 try (PythonTlsClient python = PythonTlsClient.start(dir.path, port, "vm9.qmpx.test", tls.ca.cert(), tls.admin)) {
@@ -169,6 +172,66 @@ class TlsListenIT {
                 qemus.forEach(QemuProcess::close);
             }
         }
+    }
+
+    /**
+     * A certificate a rule limits to vm1 reaches vm1 and is refused vm2 however it names it: by SNI
+     * (the name, a longer host name) on --listen-tls, by URL path on --listen-ws. The policy's
+     * rules may name guests (issue 15, item 13); a client no rule matches has no role.
+     */
+    @Test
+    void aCertificateLimitedToOneGuestCannotReachAnotherBySniOrPath() throws Exception {
+        List<QemuProcess> qemus = new ArrayList<>();
+        try (WorkDir dir = new WorkDir()) {
+            Path policy = Files.writeString(dir.resolve("vm1-only.json"), "{\"rules\": [{\"guests\": [\"vm1\"], "
+                    + "\"subject\": \"CN=admin,O=qmpx-test\", \"role\": \"admin\"}]}");
+            List<String> options = new ArrayList<>(List.of("--config", twoGuests(dir, qemus).toString()));
+            options.addAll(tlsOptions("--listen-ws", "127.0.0.1:0", "--policy", policy.toString()));
+            try (ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), options)) {
+                int port = proxy.awaitPort(LISTENER);
+                try (QmpClient vm1 = QmpClient.negotiated(QmpClient.connect(withSni(port, "VM1"), TIMEOUT), TIMEOUT)) {
+                    assertEquals("{\"return\": {\"name\": \"vm1\"}}", vm1.execute("{\"execute\": \"query-name\"}", TIMEOUT));
+                }
+                for (String serverName : List.of("vm2", "vm2.anything.example", "VM2.qmpx.test")) {
+                    IOException refused = assertThrows(IOException.class, () -> QmpClient.connect(withSni(port, serverName), TIMEOUT));
+                    assertTrue(refused.getMessage().contains("got: {\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: ")
+                            && refused.getMessage().contains("has no role on guest 'vm2'"), serverName + ": " + refused.getMessage());
+                }
+                URI vm2 = URI.create("wss://127.0.0.1:" + proxy.awaitPort("ws:127.0.0.1:0") + "/qmp/vm2");
+                ExecutionException notFound = assertThrows(ExecutionException.class,
+                        () -> WsClient.open(vm2, tls.admin.clientContext(tls.ca), Map.of()));
+                assertEquals(404, ((WebSocketHandshakeException) notFound.getCause()).getResponse().statusCode());
+                assertFalse(java.util.regex.Pattern.compile("vm2: \\S+ connected \\([^)]*certificate").matcher(proxy.log()).find(),
+                        "no network session on vm2:\n" + proxy.log());
+            } finally {
+                qemus.forEach(QemuProcess::close);
+            }
+        }
+    }
+
+    /**
+     * A JDK TLS client with the admin certificate that sends this SNI name and, as an attacker
+     * would, checks no host name.
+     */
+    private static SSLSocket withSni(int port, String serverName) throws Exception {
+        SSLSocket socket = (SSLSocket) tls.admin.clientContext(tls.ca).getSocketFactory().createSocket("127.0.0.1", port);
+        SSLParameters parameters = socket.getSSLParameters();
+        parameters.setServerNames(List.of(new SNIHostName(serverName)));
+        socket.setSSLParameters(parameters);
+        socket.setSoTimeout((int) TIMEOUT.toMillis());
+        return socket;
+    }
+
+    /** A --config of two guests, vm1 and vm2, each on its own QEMU (added to qemus, for the caller to close). */
+    private static Path twoGuests(WorkDir dir, List<QemuProcess> qemus) throws Exception {
+        StringBuilder config = new StringBuilder("{\"guests\": [");
+        for (String name : List.of("vm1", "vm2")) {
+            QemuProcess qemu = QemuProcess.start(Files.createDirectories(dir.resolve(name)), List.of("-name", name));
+            qemus.add(qemu);
+            config.append(qemus.size() == 1 ? "" : ", ").append("{\"name\": \"").append(name).append("\", \"qemu\": \"")
+                    .append(qemu.socket()).append("\", \"listen\": [\"").append(dir.resolve(name + ".sock")).append("\"]}");
+        }
+        return Files.writeString(dir.resolve("guests.json"), config.append("]}").toString());
     }
 
     private static String readToEnd(Socket socket) throws Exception {

@@ -3,6 +3,8 @@ package dev.qmpx.gateway.net;
 import dev.qmpx.proxy.metrics.MetricsEndpoint.Address;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -21,6 +23,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.logging.Logger;
 
 /**
@@ -51,12 +54,25 @@ public final class NettyLoops implements Closeable {
     }
 
     /**
-     * Listens on the address; each accepted connection's pipeline is set up by init.
+     * Listens on the address; each accepted connection is first offered to admit, on the accepting
+     * thread in the order of acceptance (before it is handed to a connection thread, where the
+     * order is lost): refused, it is closed there; admitted, its pipeline is set up by init.
      *
      * @return the listening channel, bound (port 0 picks a free port, which the log names)
      */
-    public Channel bind(String name, Address address, Consumer<SocketChannel> init) throws IOException {
+    public Channel bind(String name, Address address, Predicate<Channel> admit, Consumer<SocketChannel> init) throws IOException {
         ServerBootstrap bootstrap = new ServerBootstrap().group(acceptor, workers).channel(serverChannel)
+                .handler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object accepted) {
+                        Channel child = (Channel) accepted;
+                        if (admit.test(child)) {
+                            ctx.fireChannelRead(child);
+                        } else {
+                            child.unsafe().closeForcibly();
+                        }
+                    }
+                })
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override

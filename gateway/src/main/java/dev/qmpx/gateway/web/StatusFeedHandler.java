@@ -6,8 +6,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 
 /** The status page's feed: the board writes to it; what the page sends is ignored. */
 final class StatusFeedHandler extends WebSocketEndpoint {
-    StatusFeedHandler(WebSocketServerHandshaker handshaker) {
-        super(handshaker);
+    StatusFeedHandler(WebSocketServerHandshaker handshaker, String listener) {
+        super(handshaker, listener);
     }
 
     @Override

@@ -1,11 +1,14 @@
 package dev.qmpx.gateway.web;
 
 import dev.qmpx.gateway.GuestDirectory;
+import dev.qmpx.gateway.net.RefusalLog;
+import dev.qmpx.gateway.status.Sight;
 import dev.qmpx.gateway.status.StatusBoard;
 import dev.qmpx.gateway.tls.ClientCertificates;
 import dev.qmpx.gateway.tls.Handshakes;
 import dev.qmpx.proxy.downstream.Peer;
 import dev.qmpx.proxy.policy.RemoteIdentity;
+import dev.qmpx.proxy.remote.RemoteOptions.ConnectionLimits;
 import dev.qmpx.proxy.routing.Guest;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -27,12 +30,16 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.timeout.IdleStateHandler;
 
 import javax.net.ssl.SSLSession;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.nio.charset.StandardCharsets;
-import java.util.logging.Logger;
+import java.util.stream.Collectors;
 
 /**
  * The requests of a --listen-ws connection, after its TLS handshake: every one must come from a
@@ -40,36 +47,60 @@ import java.util.logging.Logger;
  * browser's only from the page's own origin (else 403). {@code /qmp/GUEST} (or {@code /qmp} with
  * one guest) becomes a QMP WebSocket; {@code /} is the status page, {@code /status/ws} its live
  * feed, and {@code /?token=T} sets the page's token cookie (a browser cannot put a header on a
- * WebSocket) and redirects to {@code /}, so the token leaves the address bar. One instance per
- * channel, on its netty thread.
+ * WebSocket) and redirects to {@code /}, so the token leaves the address bar. After its handshake
+ * a client has --http-request-timeout to send its request and see its upgrade through; a WebSocket
+ * then lives while it is not idle (--ws-idle-timeout). One instance per channel, on its netty thread.
  */
 public final class WebRouter extends SimpleChannelInboundHandler<FullHttpRequest> {
-    private static final Logger LOG = Logger.getLogger(WebRouter.class.getName());
-
     private final String listener;
     private final GuestDirectory guests;
     private final StatusBoard board;
+    private final ConnectionLimits limits;
     private SSLSession session;
+    /** Closes the connection unless a WebSocket upgrade is through by then. */
+    private ScheduledFuture<?> deadline;
 
-    public WebRouter(String listener, GuestDirectory guests, StatusBoard board) {
+    public WebRouter(String listener, GuestDirectory guests, StatusBoard board, ConnectionLimits limits) {
         this.listener = listener;
         this.guests = guests;
         this.board = board;
+        this.limits = limits;
     }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
         if (event instanceof SslHandshakeCompletionEvent done) {
             session = Handshakes.completed(ctx, done, listener);
+            if (session != null) {
+                Channel channel = ctx.channel();
+                deadline = ctx.executor().schedule(() -> {
+                    RefusalLog.warning("closing " + ClientCertificates.address(channel) + " on " + listener
+                            + ": no complete HTTP request and upgrade within --http-request-timeout");
+                    channel.close();
+                }, limits.requestTimeoutMillis(), TimeUnit.MILLISECONDS);
+            }
         }
         ctx.fireUserEventTriggered(event);
+    }
+
+    /**
+     * A failed handshake was logged with its completion event (netty also fires its exception);
+     * anything else gets one line. Either way nothing reaches netty's tail, which would log a
+     * stack trace for every peer that cares to fail a handshake.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!Handshakes.failed(ctx)) {
+            RefusalLog.warning("closing " + ClientCertificates.address(ctx.channel()) + " on " + listener + ": " + cause);
+        }
+        ctx.close();
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
         String address = ClientCertificates.address(ctx.channel());
         if (!request.decoderResult().isSuccess()) {
-            LOG.warning("refused " + address + " on " + listener + ": bad request: " + request.decoderResult().cause());
+            RefusalLog.warning("refused " + address + " on " + listener + ": bad request: " + request.decoderResult().cause());
             respond(ctx, HttpResponseStatus.BAD_REQUEST, "bad request");
             return;
         }
@@ -78,7 +109,7 @@ public final class WebRouter extends SimpleChannelInboundHandler<FullHttpRequest
         RemoteIdentity identity = ClientCertificates.identity(session, address, token == null ? null : BearerTokens.sha256(token));
         if (identity.subject() == null && !(token != null && guests.policy().knowsToken(identity.tokenSha256()))) {
             String why = token == null ? "no client certificate and no bearer token" : "unknown bearer token";
-            LOG.warning("refused " + address + " on " + listener + ": " + why);
+            RefusalLog.warning("refused " + address + " on " + listener + ": " + why);
             FullHttpResponse response = response(HttpResponseStatus.UNAUTHORIZED, "qmpx: " + why + "\n", "text/plain");
             response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
             send(ctx, response);
@@ -86,7 +117,7 @@ public final class WebRouter extends SimpleChannelInboundHandler<FullHttpRequest
         }
         String origin = request.headers().get(HttpHeaderNames.ORIGIN);
         if (origin != null && !origin.equals("https://" + request.headers().get(HttpHeaderNames.HOST))) {
-            LOG.warning("refused " + address + " on " + listener + ": cross-origin request from " + origin);
+            RefusalLog.warning("refused " + address + " on " + listener + ": cross-origin request from " + origin);
             respond(ctx, HttpResponseStatus.FORBIDDEN, "qmpx: cross-origin request refused");
             return;
         }
@@ -109,7 +140,10 @@ public final class WebRouter extends SimpleChannelInboundHandler<FullHttpRequest
             send(ctx, response(HttpResponseStatus.OK, StatusPage.HTML, "text/html; charset=utf-8"));
         } else if (path.equals("/status/ws")) {
             Channel channel = ctx.channel();
-            upgrade(ctx, request, path, StatusFeedHandler::new, feed -> board.subscribe(channel));
+            Map<String, Sight> sights = guests.all().stream().collect(Collectors.toMap(guest -> guest.config().name(),
+                    guest -> Sight.of(guests.roleFor(guest, listener, identity))));
+            upgrade(ctx, request, path, handshaker -> new StatusFeedHandler(handshaker, listener),
+                    feed -> board.subscribe(channel, sights));
         } else {
             respond(ctx, HttpResponseStatus.NOT_FOUND, "qmpx: nothing at " + path);
         }
@@ -118,8 +152,10 @@ public final class WebRouter extends SimpleChannelInboundHandler<FullHttpRequest
     private void openQmp(ChannelHandlerContext ctx, FullHttpRequest request, String path, RemoteIdentity identity) {
         Guest guest;
         try {
-            guest = guests.find(path.length() > "/qmp/".length() ? path.substring("/qmp/".length()) : null, "the URL path /qmp/GUEST");
+            guest = guests.find(path.length() > "/qmp/".length() ? path.substring("/qmp/".length()) : null,
+                    "the URL path /qmp/GUEST", listener, identity);
         } catch (GuestDirectory.UnknownGuest e) {
+            RefusalLog.warning("refused " + identity + " on " + listener + ": " + e.getMessage());
             respond(ctx, HttpResponseStatus.NOT_FOUND, e.getMessage());
             return;
         }
@@ -141,10 +177,13 @@ public final class WebRouter extends SimpleChannelInboundHandler<FullHttpRequest
             return;
         }
         E handler = endpoint.apply(handshaker);
+        ctx.pipeline().addBefore(ctx.name(), "ws-idle", new IdleStateHandler(limits.wsIdleMillis() / 2, 0, 0,
+                TimeUnit.MILLISECONDS));
         ctx.pipeline().addBefore(ctx.name(), "ws-aggregator", new WebSocketFrameAggregator(guests.maxMessageBytes()));
         ctx.pipeline().replace(this, "ws-endpoint", handler);
         handshaker.handshake(ctx.channel(), request).addListener(upgraded -> {
             if (upgraded.isSuccess()) {
+                deadline.cancel(false);
                 opened.accept(handler);
             }
         });

@@ -2,6 +2,7 @@ package dev.qmpx.gateway.web;
 
 import dev.qmpx.gateway.client.Framing;
 import dev.qmpx.gateway.client.NetworkClient;
+import dev.qmpx.gateway.net.RefusalLog;
 import dev.qmpx.gateway.tls.ClientCertificates;
 import dev.qmpx.proxy.downstream.Peer;
 import dev.qmpx.proxy.routing.Guest;
@@ -15,22 +16,16 @@ import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 
-import java.util.logging.Logger;
-
 /**
  * QMP over a WebSocket: each text frame is one JSON message for the guest's session, each reply
  * and event goes back as one text frame. One instance per channel, on its netty thread.
  */
 final class WsQmpHandler extends WebSocketEndpoint {
-    private static final Logger LOG = Logger.getLogger(WsQmpHandler.class.getName());
-
-    private final String listener;
     private final int maxMessageBytes;
     private NetworkClient client;
 
     WsQmpHandler(WebSocketServerHandshaker handshaker, String listener, int maxMessageBytes) {
-        super(handshaker);
-        this.listener = listener;
+        super(handshaker, listener);
         this.maxMessageBytes = maxMessageBytes;
     }
 
@@ -60,7 +55,7 @@ final class WsQmpHandler extends WebSocketEndpoint {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         boolean tooBig = cause instanceof TooLongFrameException || cause instanceof CorruptedWebSocketFrameException corrupted
                 && corrupted.closeStatus() == WebSocketCloseStatus.MESSAGE_TOO_BIG;
-        LOG.warning("closing network client " + ClientCertificates.address(ctx.channel()) + " on " + listener + ": "
+        RefusalLog.warning("closing network client " + ClientCertificates.address(ctx.channel()) + " on " + listener + ": "
                 + (tooBig ? "a message over the limit of " + maxMessageBytes + " bytes" : cause.toString()));
         if (tooBig && ctx.channel().isActive()) {
             ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.MESSAGE_TOO_BIG, "message over " + maxMessageBytes + " bytes"))

@@ -197,6 +197,20 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                 --tls-handshake-timeout SECONDS
                                           A TLS handshake not done by then is dropped
                                           (default 10).
+                --http-request-timeout SECONDS
+                                          After its TLS handshake a --listen-ws client
+                                          sends a whole HTTP request and sees its
+                                          WebSocket upgrade through within this, or
+                                          is dropped (default 10).
+                --ws-idle-timeout SECONDS A WebSocket that sends nothing for this long
+                                          is closed; the proxy pings it at half the
+                                          time, and the pong counts (default 60).
+                --max-connections N       Connections each network listener holds at
+                                          once; more are closed at accept, logged
+                                          (default 512).
+                --max-connections-per-address N
+                                          The same for one peer IP address on one
+                                          listener (default 64).
                 Network clients get roles from --policy rules on the certificate's
                 "subject" or typed "san" (dns:, email:, uri:, ip:), or on
                 "token-sha256"; getfd and add-fd are refused
@@ -298,6 +312,10 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                 case "--listen-tls", "--listen-ws", "--insecure-listen", "--tls-cert", "--tls-key", "--tls-ca",
                      "--tls-client-auth", "--tls-min-version" -> remote.accept(option, a.value(option));
                 case "--tls-handshake-timeout" -> remote.handshakeTimeout(a.secondsAsMillis(option));
+                case "--http-request-timeout" -> remote.requestTimeout(a.secondsAsMillis(option));
+                case "--ws-idle-timeout" -> remote.wsIdleTimeout(a.secondsAsMillis(option));
+                case "--max-connections" -> remote.maxConnections(a.intValue(option, 1, 1 << 20));
+                case "--max-connections-per-address" -> remote.maxConnectionsPerAddress(a.intValue(option, 1, 1 << 20));
                 case "--metrics" -> {
                     try {
                         metrics = MetricsEndpoint.Address.parse(a.value(option));

@@ -11,7 +11,7 @@ import java.util.List;
  * in the proxy's answer to query-commands.
  */
 public final class ProxyCommands {
-    static final String CLIENTS = "__dev.qmpx_clients";
+    public static final String CLIENTS = "__dev.qmpx_clients";
     static final String JOB_BEGIN = "__dev.qmpx_job-begin";
     static final String JOB_END = "__dev.qmpx_job-end";
     static final String SNAPSHOT = "__dev.qmpx_snapshot";

@@ -20,10 +20,26 @@ import java.util.List;
  *     not, a WebSocket or page client may authenticate with a bearer token instead
  * @param allowTls12 whether TLS 1.2 is offered besides 1.3
  * @param handshakeTimeoutMillis how long a TLS handshake may take before the connection is dropped
+ * @param limits the other bounds on a network connection's phases and numbers
  */
 public record RemoteOptions(List<Address> tls, List<Address> ws, List<Address> insecure, Path cert, Path key, Path ca,
-                            boolean clientCertRequired, boolean allowTls12, long handshakeTimeoutMillis) {
+                            boolean clientCertRequired, boolean allowTls12, long handshakeTimeoutMillis,
+                            ConnectionLimits limits) {
     public static final long DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000;
+
+    /**
+     * Bounds that keep unauthenticated or idle peers from holding the process's fds.
+     *
+     * @param requestTimeoutMillis how long a --listen-ws client has, after its TLS handshake, to
+     *     send a whole HTTP request (and, for a WebSocket, to see its upgrade through)
+     * @param wsIdleMillis a WebSocket that sends nothing (no frame, not even the pong to the
+     *     proxy's ping, sent at half this time) for this long is closed
+     * @param perListener connections one listener holds at once; more are closed at accept
+     * @param perAddress connections one peer IP address holds at once on one listener
+     */
+    public record ConnectionLimits(long requestTimeoutMillis, long wsIdleMillis, int perListener, int perAddress) {
+        public static final ConnectionLimits DEFAULTS = new ConnectionLimits(10_000, 60_000, 512, 64);
+    }
 
     public RemoteOptions {
         tls = List.copyOf(tls);
@@ -42,6 +58,7 @@ public record RemoteOptions(List<Address> tls, List<Address> ws, List<Address> i
         private boolean clientCertRequired = true;
         private boolean allowTls12;
         private long handshakeTimeoutMillis = DEFAULT_HANDSHAKE_TIMEOUT_MILLIS;
+        private ConnectionLimits limits = ConnectionLimits.DEFAULTS;
         private boolean any;
 
         public void accept(String option, String value) throws UsageException {
@@ -73,6 +90,30 @@ public record RemoteOptions(List<Address> tls, List<Address> ws, List<Address> i
             handshakeTimeoutMillis = millis;
         }
 
+        /** --http-request-timeout, in milliseconds. */
+        public void requestTimeout(long millis) {
+            any = true;
+            limits = new ConnectionLimits(millis, limits.wsIdleMillis(), limits.perListener(), limits.perAddress());
+        }
+
+        /** --ws-idle-timeout, in milliseconds. */
+        public void wsIdleTimeout(long millis) {
+            any = true;
+            limits = new ConnectionLimits(limits.requestTimeoutMillis(), millis, limits.perListener(), limits.perAddress());
+        }
+
+        /** --max-connections. */
+        public void maxConnections(int count) {
+            any = true;
+            limits = new ConnectionLimits(limits.requestTimeoutMillis(), limits.wsIdleMillis(), count, limits.perAddress());
+        }
+
+        /** --max-connections-per-address. */
+        public void maxConnectionsPerAddress(int count) {
+            any = true;
+            limits = new ConnectionLimits(limits.requestTimeoutMillis(), limits.wsIdleMillis(), limits.perListener(), count);
+        }
+
         /** @return the options, or null when none was given */
         public RemoteOptions build() throws UsageException {
             if (!any) {
@@ -88,7 +129,8 @@ public record RemoteOptions(List<Address> tls, List<Address> ws, List<Address> i
             } else if (cert != null || key != null || ca != null) {
                 throw new UsageException("--tls-cert, --tls-key and --tls-ca belong to --listen-tls or --listen-ws");
             }
-            return new RemoteOptions(tls, ws, insecure, cert, key, ca, clientCertRequired, allowTls12, handshakeTimeoutMillis);
+            return new RemoteOptions(tls, ws, insecure, cert, key, ca, clientCertRequired, allowTls12, handshakeTimeoutMillis,
+                    limits);
         }
 
         private static Address address(String option, String value) throws UsageException {

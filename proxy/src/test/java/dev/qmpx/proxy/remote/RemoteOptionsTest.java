@@ -33,6 +33,18 @@ class RemoteOptionsTest {
         assertTrue(options.clientCertRequired());
         assertFalse(options.allowTls12());
         assertEquals(RemoteOptions.DEFAULT_HANDSHAKE_TIMEOUT_MILLIS, options.handshakeTimeoutMillis());
+        assertEquals(RemoteOptions.ConnectionLimits.DEFAULTS, options.limits());
+    }
+
+    @Test
+    void eachConnectionLimitIsSetByItsOwnOptionAndLeavesTheOthers() throws UsageException {
+        RemoteOptions.Builder builder = new RemoteOptions.Builder();
+        builder.accept("--insecure-listen", "127.0.0.1:4444");
+        builder.requestTimeout(500);
+        builder.maxConnectionsPerAddress(3);
+        RemoteOptions.ConnectionLimits limits = builder.build().limits();
+        assertEquals(new RemoteOptions.ConnectionLimits(500, RemoteOptions.ConnectionLimits.DEFAULTS.wsIdleMillis(),
+                RemoteOptions.ConnectionLimits.DEFAULTS.perListener(), 3), limits);
     }
 
     @Test
