@@ -4,6 +4,7 @@ import dev.qmpx.broker.cli.Arguments;
 import dev.qmpx.broker.cli.UsageException;
 
 import dev.qmpx.broker.wire.SocketFiles;
+import dev.qmpx.proxy.downstream.ClientReads;
 import dev.qmpx.proxy.downstream.UnixListener;
 import dev.qmpx.proxy.logging.LogFormat;
 import dev.qmpx.proxy.metrics.MetricsEndpoint;
@@ -14,7 +15,6 @@ import dev.qmpx.proxy.routing.Guest;
 
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -132,13 +132,13 @@ final class ProxyCommand {
     }
 
     private static void start(Running r) throws IOException {
-        ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+        ClientReads reads = new ClientReads();
         CompletableFuture<Void> registered = new CompletableFuture<>();
         r.loop().start();
         r.loop().execute(() -> {
             try {
                 for (UnixListener listener : r.listeners()) {
-                    listener.register(r.guest(), readBuffer);
+                    listener.register(r.guest(), reads);
                 }
                 registered.complete(null);
             } catch (IOException e) {

@@ -8,7 +8,6 @@ import org.newsclub.net.unix.AFUNIXSocketChannel;
 import dev.qmpx.broker.wire.SocketFiles;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -24,7 +23,7 @@ public final class UnixListener implements EventLoop.Handler {
     private final String name;
     private final Path ownedPath;
     private Guest guest;
-    private ByteBuffer readBuffer;
+    private ClientReads reads;
     private EventLoop.Registration registration;
     private long lastFailureLog;
     private int failuresSinceLog;
@@ -57,9 +56,9 @@ public final class UnixListener implements EventLoop.Handler {
     }
 
     /** Starts accepting for the guest; call on the guest's loop thread. */
-    public void register(Guest target, ByteBuffer sharedReadBuffer) throws IOException {
+    public void register(Guest target, ClientReads loopReads) throws IOException {
         this.guest = target;
-        this.readBuffer = sharedReadBuffer;
+        this.reads = loopReads;
         server.configureBlocking(false);
         registration = target.loop().register(server, EventLoop.READ, this);
         LOG.info(target.config().name() + ": accepting clients on " + name);
@@ -70,7 +69,7 @@ public final class UnixListener implements EventLoop.Handler {
         AFUNIXSocketChannel client;
         while ((client = server.accept()) != null) {
             try {
-                UnixClientConnection.accept(client, guest, name, readBuffer);
+                UnixClientConnection.accept(client, guest, name, reads);
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "could not set up a client on " + name, e);
                 client.close();
