@@ -3,6 +3,8 @@ package dev.qmpx.proxy.downstream;
 import dev.qmpx.proxy.fds.PendingFds;
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.routing.Guest;
+import dev.qmpx.qmp.message.QmpError;
+import dev.qmpx.qmp.message.QmpWire;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 
@@ -23,6 +25,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     private static final int READS_PER_TURN = 8;
 
     private final AFUNIXSocketChannel channel;
+    private final UnixClients clients;
     private final ClientReads reads;
     private final long outputLimit;
     private final Peer peer;
@@ -35,9 +38,10 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     /** Whether extra fds in one message were already logged for this client (logged once, not per message). */
     private boolean extraFdsLogged;
 
-    private UnixClientConnection(AFUNIXSocketChannel channel, ClientReads reads, long outputLimit, Peer peer) {
+    private UnixClientConnection(AFUNIXSocketChannel channel, UnixClients clients, long outputLimit, Peer peer) {
         this.channel = channel;
-        this.reads = reads;
+        this.clients = clients;
+        this.reads = clients.reads();
         this.outputLimit = outputLimit;
         this.peer = peer;
     }
@@ -45,14 +49,27 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     /**
      * Takes over an accepted channel and attaches it to the guest.
      *
-     * @param reads the loop's reader (one thread uses it at a time)
+     * @param clients the guest's unix clients; over their bound, the client gets an error line and
+     *     is closed before it is greeted
      */
-    public static void accept(AFUNIXSocketChannel channel, Guest guest, String listenerName, ClientReads reads)
+    public static void accept(AFUNIXSocketChannel channel, Guest guest, String listenerName, UnixClients clients)
             throws IOException {
         channel.configureBlocking(false);
-        UnixClientConnection connection = new UnixClientConnection(channel, reads,
-                guest.config().clientOutputLimit(), peer(channel, listenerName));
-        connection.registration = guest.loop().register(channel, 0, connection);
+        Peer peer = peer(channel, listenerName);
+        if (!clients.admit(guest.config().name(), peer)) {
+            channel.write(ByteBuffer.wrap(QmpWire.errorLine(null, QmpError.generic("qmpx: guest " + guest.config().name()
+                    + " has its most unix clients (--max-clients " + clients.max() + "); try again later"))));
+            channel.close();
+            return;
+        }
+        UnixClientConnection connection = new UnixClientConnection(channel, clients,
+                guest.config().clientOutputLimit(), peer);
+        try {
+            connection.registration = guest.loop().register(channel, 0, connection);
+        } catch (IOException e) {
+            clients.left();
+            throw e;
+        }
         connection.session = new ClientSession(guest, connection);
         guest.attach(connection.session);
     }
@@ -189,6 +206,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
             return;
         }
         closed = true;
+        clients.left();
         registration.cancel();
         try {
             channel.close();

@@ -23,8 +23,15 @@ public final class UnixListener implements EventLoop.Handler {
     private final String name;
     private final Path ownedPath;
     private Guest guest;
-    private ClientReads reads;
+    private UnixClients clients;
     private EventLoop.Registration registration;
+    /**
+     * For fault-injection tests: the N-th client this listener accepts makes the loop thread fail
+     * as an OutOfMemoryError in it would (qmpx.fault.loop-error-at-client=N; never without it).
+     */
+    private static final int FAIL_AT_CLIENT = Integer.getInteger("qmpx.fault.loop-error-at-client", -1);
+
+    private int accepted;
     private long lastFailureLog;
     private int failuresSinceLog;
 
@@ -56,9 +63,9 @@ public final class UnixListener implements EventLoop.Handler {
     }
 
     /** Starts accepting for the guest; call on the guest's loop thread. */
-    public void register(Guest target, ClientReads loopReads) throws IOException {
+    public void register(Guest target, UnixClients guestClients) throws IOException {
         this.guest = target;
-        this.reads = loopReads;
+        this.clients = guestClients;
         server.configureBlocking(false);
         registration = target.loop().register(server, EventLoop.READ, this);
         LOG.info(target.config().name() + ": accepting clients on " + name);
@@ -68,8 +75,11 @@ public final class UnixListener implements EventLoop.Handler {
     public void ready(int ready) throws IOException {
         AFUNIXSocketChannel client;
         while ((client = server.accept()) != null) {
+            if (++accepted == FAIL_AT_CLIENT) {
+                throw new OutOfMemoryError("fault injection (qmpx.fault.loop-error-at-client): client " + accepted);
+            }
             try {
-                UnixClientConnection.accept(client, guest, name, reads);
+                UnixClientConnection.accept(client, guest, name, clients);
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "could not set up a client on " + name, e);
                 client.close();
