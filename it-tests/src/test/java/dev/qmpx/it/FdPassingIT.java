@@ -322,7 +322,8 @@ class FdPassingIT {
         }
     }
 
-    private static String python(String script, Path socket, Path file) throws Exception {
+    /** Runs a python3 client script with the socket and a file as its arguments; returns what it printed. */
+    static String python(String script, Path socket, Path file) throws Exception {
         Process p = new ProcessBuilder("python3", "-c", script, socket.toString(), file.toString())
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

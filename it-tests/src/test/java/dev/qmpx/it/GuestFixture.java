@@ -31,6 +31,11 @@ final class GuestFixture implements AutoCloseable {
     }
 
     static GuestFixture start(String... proxyOptions) throws IOException {
+        return start(java.util.Map.of(), proxyOptions);
+    }
+
+    /** @param env the proxy's extra environment, e.g. QMPX_JAVA_OPTIONS with a heap size or a fault point */
+    static GuestFixture start(java.util.Map<String, String> env, String... proxyOptions) throws IOException {
         WorkDir dir = new WorkDir();
         Path direct = dir.resolve("direct.sock");
         QemuProcess qemu = QemuProcess.start(dir.path,
@@ -38,7 +43,7 @@ final class GuestFixture implements AutoCloseable {
         Path listen = dir.resolve("proxy.sock");
         List<String> args = new ArrayList<>(List.of("--qemu", qemu.socket().toString(), "--listen", listen.toString()));
         args.addAll(List.of(proxyOptions));
-        ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), args);
+        ProxyProcess proxy = ProxyProcess.start(dir.resolve("proxy.log"), args, null, env);
         return new GuestFixture(dir, qemu, direct, listen, proxy);
     }
 

@@ -4,6 +4,7 @@ import dev.qmpx.broker.cli.Arguments;
 import dev.qmpx.broker.cli.UsageException;
 
 import dev.qmpx.broker.wire.SocketFiles;
+import dev.qmpx.proxy.downstream.UnixClients;
 import dev.qmpx.proxy.downstream.UnixListener;
 import dev.qmpx.proxy.logging.LogFormat;
 import dev.qmpx.proxy.metrics.MetricsEndpoint;
@@ -14,7 +15,6 @@ import dev.qmpx.proxy.routing.Guest;
 
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,7 +83,7 @@ final class ProxyCommand {
         }, "qmpx-shutdown"));
 
         for (Running r : running) {
-            start(r);
+            start(r, options.maxClients());
         }
         CompletableFuture<?>[] exits = running.stream().map(r -> r.guest().exit()).toArray(CompletableFuture[]::new);
         int status = (Integer) CompletableFuture.anyOf(exits).join();
@@ -132,14 +132,14 @@ final class ProxyCommand {
         }
     }
 
-    private static void start(Running r) throws IOException {
-        ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+    private static void start(Running r, int maxClients) throws IOException {
+        UnixClients clients = new UnixClients(maxClients);
         CompletableFuture<Void> registered = new CompletableFuture<>();
         r.loop().start();
         r.loop().execute(() -> {
             try {
                 for (UnixListener listener : r.listeners()) {
-                    listener.register(r.guest(), readBuffer);
+                    listener.register(r.guest(), clients);
                 }
                 registered.complete(null);
             } catch (IOException e) {

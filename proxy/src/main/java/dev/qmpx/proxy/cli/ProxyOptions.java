@@ -4,6 +4,7 @@ import dev.qmpx.broker.cli.Arguments;
 import dev.qmpx.broker.cli.UsageException;
 import dev.qmpx.broker.wire.ActivatedSockets;
 
+import dev.qmpx.proxy.downstream.UnixClients;
 import dev.qmpx.proxy.metrics.MetricsEndpoint;
 import dev.qmpx.proxy.metrics.ProxyMetrics;
 import dev.qmpx.proxy.policy.CommandAudit;
@@ -20,8 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The options of {@code qmpx proxy}: one guest from the command line, or several from --config. */
-record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, MetricsEndpoint.Address metrics,
-                    ProxyMetrics registry, RemoteOptions remote) {
+record ProxyOptions(List<GuestSpec> guests, String socketMode, int maxClients, boolean verbose,
+                    MetricsEndpoint.Address metrics, ProxyMetrics registry, RemoteOptions remote) {
 
     /** One guest and the sockets its clients connect to. */
     record GuestSpec(GuestConfig config, List<Path> listenPaths, List<Integer> listenFds) {
@@ -100,6 +101,10 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                                           before it is disconnected (default 8388608).
                 --client-queue-limit N    A client's unanswered commands before the
                                           proxy stops reading from it (default 64).
+                --max-clients N           Unix clients of one guest at a time, over all
+                                          its listeners (default 64). One more gets an
+                                          error line instead of the greeting and is
+                                          closed (logged); the others go on.
 
               Files through the broker, snapshots:
                 --broker SOCKET           The guest's open-hook socket (qmpx broker):
@@ -242,6 +247,9 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                 2   Bad options, sockets or config (the message says which).
                 3   QEMU went away (after quit, a crash or a kill) and neither
                     --reconnect nor --config was given.
+                70  A guest's event loop failed (an OutOfMemoryError, say): the log
+                    says why; a supervisor should start the proxy again (QEMU keeps
+                    running; clients reconnect).
 
             EXAMPLES
                 qmpx proxy --qemu /run/vm1/qmp.sock --listen /run/qmpx/vm1.sock
@@ -269,6 +277,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
         int maxNesting = JsonLimits.CLIENT_DEFAULT.maxNesting();
         long outputLimit = GuestConfig.DEFAULT_CLIENT_OUTPUT_LIMIT;
         int queueLimit = GuestConfig.DEFAULT_CLIENT_QUEUE_LIMIT;
+        int maxClients = UnixClients.DEFAULT_MAX;
         String socketMode = "600";
         GuestConfig.Timeouts d = GuestConfig.Timeouts.DEFAULT;
         long queryTimeout = d.queryMillis();
@@ -308,6 +317,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
                 case "--max-nesting" -> maxNesting = a.intValue(option, 1, JsonLimits.NESTING_CEILING);
                 case "--client-output-limit" -> outputLimit = a.longValue(option, 65536);
                 case "--client-queue-limit" -> queueLimit = a.intValue(option, 1, 1 << 20);
+                case "--max-clients" -> maxClients = a.intValue(option, 1, 1 << 16);
                 case "--verbose" -> verbose = true;
                 case "--listen-tls", "--listen-ws", "--insecure-listen", "--tls-cert", "--tls-key", "--tls-ca",
                      "--tls-client-auth", "--tls-min-version" -> remote.accept(option, a.value(option));
@@ -381,14 +391,14 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, boolean verbose, 
         GuestFactory factory = (guestName, qemuSocket, again, guestBroker) -> new GuestConfig(guestName, qemuSocket, again,
                 inFlight, limits, output, queue, timeouts, policy, audit, guestBroker, brokerMillis, state, registry);
         if (configFile != null) {
-            return new ProxyOptions(ProxyConfigFile.read(configFile, factory, activated), socketMode, verbose, metrics, registry,
-                    remoteOptions);
+            return new ProxyOptions(ProxyConfigFile.read(configFile, factory, activated), socketMode, maxClients, verbose,
+                    metrics, registry, remoteOptions);
         }
         if (name == null) {
             name = qemu.getFileName().toString().replaceFirst("\\.sock$", "");
         }
         return new ProxyOptions(List.of(new GuestSpec(factory.create(name, qemu, reconnect, broker), paths, fds)),
-                socketMode, verbose, metrics, registry, remoteOptions);
+                socketMode, maxClients, verbose, metrics, registry, remoteOptions);
     }
 
     /** A guest's settings from its own parts and the options shared by every guest. */

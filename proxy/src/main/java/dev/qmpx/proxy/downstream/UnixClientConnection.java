@@ -1,7 +1,10 @@
 package dev.qmpx.proxy.downstream;
 
+import dev.qmpx.proxy.fds.PendingFds;
 import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.routing.Guest;
+import dev.qmpx.qmp.message.QmpError;
+import dev.qmpx.qmp.message.QmpWire;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 
@@ -20,11 +23,10 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     private static final Logger LOG = Logger.getLogger(UnixClientConnection.class.getName());
     /** Reads per readiness event, so one flooding client cannot monopolise the loop. */
     private static final int READS_PER_TURN = 8;
-    /** Room for the SCM_RIGHTS control message (junixsocket's minimum is 256 bytes). */
-    private static final int ANCILLARY_BUFFER = 1024;
 
     private final AFUNIXSocketChannel channel;
-    private final ByteBuffer readBuffer;
+    private final UnixClients clients;
+    private final ClientReads reads;
     private final long outputLimit;
     private final Peer peer;
     private final ArrayDeque<ByteBuffer> output = new ArrayDeque<>();
@@ -33,10 +35,13 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     private ClientSession session;
     private boolean reading;
     private boolean closed;
+    /** Whether extra fds in one message were already logged for this client (logged once, not per message). */
+    private boolean extraFdsLogged;
 
-    private UnixClientConnection(AFUNIXSocketChannel channel, ByteBuffer readBuffer, long outputLimit, Peer peer) {
+    private UnixClientConnection(AFUNIXSocketChannel channel, UnixClients clients, long outputLimit, Peer peer) {
         this.channel = channel;
-        this.readBuffer = readBuffer;
+        this.clients = clients;
+        this.reads = clients.reads();
         this.outputLimit = outputLimit;
         this.peer = peer;
     }
@@ -44,15 +49,27 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     /**
      * Takes over an accepted channel and attaches it to the guest.
      *
-     * @param readBuffer the loop's shared read buffer (one thread uses it at a time)
+     * @param clients the guest's unix clients; over their bound, the client gets an error line and
+     *     is closed before it is greeted
      */
-    public static void accept(AFUNIXSocketChannel channel, Guest guest, String listenerName, ByteBuffer readBuffer)
+    public static void accept(AFUNIXSocketChannel channel, Guest guest, String listenerName, UnixClients clients)
             throws IOException {
         channel.configureBlocking(false);
-        channel.socket().setAncillaryReceiveBufferSize(ANCILLARY_BUFFER);
-        UnixClientConnection connection = new UnixClientConnection(channel, readBuffer,
-                guest.config().clientOutputLimit(), peer(channel, listenerName));
-        connection.registration = guest.loop().register(channel, 0, connection);
+        Peer peer = peer(channel, listenerName);
+        if (!clients.admit(guest.config().name(), peer)) {
+            channel.write(ByteBuffer.wrap(QmpWire.errorLine(null, QmpError.generic("qmpx: guest " + guest.config().name()
+                    + " has its most unix clients (--max-clients " + clients.max() + "); try again later"))));
+            channel.close();
+            return;
+        }
+        UnixClientConnection connection = new UnixClientConnection(channel, clients,
+                guest.config().clientOutputLimit(), peer);
+        try {
+            connection.registration = guest.loop().register(channel, 0, connection);
+        } catch (IOException e) {
+            clients.left();
+            throw e;
+        }
         connection.session = new ClientSession(guest, connection);
         guest.attach(connection.session);
     }
@@ -91,24 +108,37 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
 
     private void read() {
         for (int turn = 0; turn < READS_PER_TURN && reading && !closed; turn++) {
-            readBuffer.clear();
-            int n;
-            FileDescriptor[] fds;
+            ClientReads.Read read;
             try {
-                n = channel.read(readBuffer);
-                fds = channel.getReceivedFileDescriptors();
+                read = reads.read(channel.getFileDescriptor());
             } catch (IOException e) {
                 close("read failed: " + reason(e));
                 return;
             }
-            if (n <= 0) {
-                session.feed(readBuffer.array(), 0, 0, fds);
-                if (n < 0) {
+            FileDescriptor[] fds = read.fds();
+            if (read.truncated()) {
+                // Some of the message's fds never arrived, so no command can be given the right one.
+                for (FileDescriptor fd : fds) {
+                    PendingFds.close(fd);
+                }
+                LOG.warning("disconnecting a client whose fds the kernel truncated (" + fds.length
+                        + " arrived, all closed) (" + peer + ")");
+                close("fds truncated in transit");
+                return;
+            }
+            if (fds.length > 1 && !extraFdsLogged) {
+                extraFdsLogged = true;
+                LOG.warning("a client sent " + fds.length + " fds in one message: getfd and add-fd take only"
+                        + " the first, as in QEMU, so the other " + (fds.length - 1)
+                        + " are closed at once (logged once per client) (" + peer + ")");
+            }
+            session.feed(reads.buffer(), 0, Math.max(read.length(), 0), fds);
+            if (read.length() <= 0) {
+                if (read.length() < 0) {
                     close("client closed the connection");
                 }
                 return;
             }
-            session.feed(readBuffer.array(), readBuffer.arrayOffset(), n, fds);
         }
     }
 
@@ -176,6 +206,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
             return;
         }
         closed = true;
+        clients.left();
         registration.cancel();
         try {
             channel.close();

@@ -8,7 +8,6 @@ import org.newsclub.net.unix.AFUNIXSocketChannel;
 import dev.qmpx.broker.wire.SocketFiles;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -24,8 +23,15 @@ public final class UnixListener implements EventLoop.Handler {
     private final String name;
     private final Path ownedPath;
     private Guest guest;
-    private ByteBuffer readBuffer;
+    private UnixClients clients;
     private EventLoop.Registration registration;
+    /**
+     * For fault-injection tests: the N-th client this listener accepts makes the loop thread fail
+     * as an OutOfMemoryError in it would (qmpx.fault.loop-error-at-client=N; never without it).
+     */
+    private static final int FAIL_AT_CLIENT = Integer.getInteger("qmpx.fault.loop-error-at-client", -1);
+
+    private int accepted;
     private long lastFailureLog;
     private int failuresSinceLog;
 
@@ -57,9 +63,9 @@ public final class UnixListener implements EventLoop.Handler {
     }
 
     /** Starts accepting for the guest; call on the guest's loop thread. */
-    public void register(Guest target, ByteBuffer sharedReadBuffer) throws IOException {
+    public void register(Guest target, UnixClients guestClients) throws IOException {
         this.guest = target;
-        this.readBuffer = sharedReadBuffer;
+        this.clients = guestClients;
         server.configureBlocking(false);
         registration = target.loop().register(server, EventLoop.READ, this);
         LOG.info(target.config().name() + ": accepting clients on " + name);
@@ -69,8 +75,11 @@ public final class UnixListener implements EventLoop.Handler {
     public void ready(int ready) throws IOException {
         AFUNIXSocketChannel client;
         while ((client = server.accept()) != null) {
+            if (++accepted == FAIL_AT_CLIENT) {
+                throw new OutOfMemoryError("fault injection (qmpx.fault.loop-error-at-client): client " + accepted);
+            }
             try {
-                UnixClientConnection.accept(client, guest, name, readBuffer);
+                UnixClientConnection.accept(client, guest, name, clients);
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "could not set up a client on " + name, e);
                 client.close();

@@ -7,41 +7,36 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The descriptors a client has sent that no command has taken yet, with QEMU's rules for its own
- * monitor (qemu-facts §0.2, §7): newer descriptors close older ones still waiting; getfd/add-fd
- * take the first and QEMU closes the others; whatever is left when the client goes is closed.
- * Loop thread only.
+ * The descriptor a client has sent that no command has taken yet, with QEMU's rules for its own
+ * monitor (qemu-facts §0.2, §7): newer descriptors close an older one still waiting; getfd/add-fd
+ * take the first of a message and QEMU closes the others, so only the first is kept, and the
+ * others are closed as they arrive; whatever is left when the client goes is closed. So a client
+ * holds at most one waiting descriptor here, whatever it sends. Loop thread only.
  */
 public final class PendingFds {
     private static final Logger LOG = Logger.getLogger(PendingFds.class.getName());
-    private static final FileDescriptor[] NONE = new FileDescriptor[0];
 
-    private FileDescriptor[] pending = NONE;
+    private FileDescriptor pending;
 
-    /** Descriptors that came with the client's latest read. */
+    /** Descriptors that came with the client's latest read: the first waits, the others are closed. */
     public void receive(FileDescriptor[] fds) {
         closeAll();
-        pending = fds;
+        for (int i = 1; i < fds.length; i++) {
+            close(fds[i]);
+        }
+        pending = fds.length > 0 ? fds[0] : null;
     }
 
-    /** The first waiting descriptor, or null; the others are closed. */
+    /** The waiting descriptor, or null. */
     FileDescriptor take() {
-        if (pending.length == 0) {
-            return null;
-        }
-        FileDescriptor first = pending[0];
-        for (int i = 1; i < pending.length; i++) {
-            close(pending[i]);
-        }
-        pending = NONE;
+        FileDescriptor first = pending;
+        pending = null;
         return first;
     }
 
     public void closeAll() {
-        for (FileDescriptor fd : pending) {
-            close(fd);
-        }
-        pending = NONE;
+        close(pending);
+        pending = null;
     }
 
     /**

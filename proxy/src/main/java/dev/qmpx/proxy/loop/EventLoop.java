@@ -27,6 +27,9 @@ import java.util.logging.Logger;
 public final class EventLoop implements Executor {
     private static final Logger LOG = Logger.getLogger(EventLoop.class.getName());
 
+    /** The process's exit status when a loop thread fails (EX_SOFTWARE); see {@link #fail}. */
+    public static final int EXIT_LOOP_FAILED = 70;
+
     /** Interest and readiness: the socket can be read (or accepted from, or hung up). */
     public static final int READ = 1;
     /** Interest and readiness: the socket can be written. */
@@ -182,6 +185,38 @@ public final class EventLoop implements Executor {
     }
 
     private void run() {
+        try {
+            serve();
+        } catch (Throwable t) {
+            fail(t);
+        }
+    }
+
+    /**
+     * Something escaped the loop's own handling: an Error (an OutOfMemoryError in a parser, a
+     * StackOverflowError) or a handler's failure handler throwing. The guest's state (sessions,
+     * commands in flight, fds passed on, its job) is then in an unknown, half-updated state, and the
+     * heap is shared by every guest of the process: so the process exits with {@link
+     * #EXIT_LOOP_FAILED} and one clear log line, for its supervisor (systemd Restart=on-failure) to
+     * start it afresh. QEMU keeps running, clients reconnect as after any proxy restart, and
+     * snapshot journals are finished or undone on the next start. Restarting the guest inside the
+     * process instead would keep whatever the failure left behind (before, the thread just died:
+     * the guest's clients were never greeted again and nothing said so). halt, not exit: the
+     * shutdown hook would report status 0, which is for a requested stop.
+     */
+    private void fail(Throwable t) {
+        try {
+            LOG.log(Level.SEVERE, "event loop " + thread.getName() + " failed: " + t
+                    + "; the process exits with status " + EXIT_LOOP_FAILED + " for its supervisor to restart it", t);
+            for (java.util.logging.Handler handler : Logger.getLogger("").getHandlers()) {
+                handler.flush();
+            }
+        } finally {
+            Runtime.getRuntime().halt(EXIT_LOOP_FAILED);
+        }
+    }
+
+    private void serve() {
         while (!stopping) {
             try {
                 long timeout = runTimers();

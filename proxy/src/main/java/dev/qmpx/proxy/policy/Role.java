@@ -61,6 +61,8 @@ public record Role(String name, List<String> allow, List<String> deny, boolean e
     }
 
     private static boolean matches(String pattern, String command) {
-        return Pattern.matches(("\\Q" + pattern + "\\E").replace("*", "\\E.*\\Q"), command);
+        // DOTALL: a name may hold any character QEMU's parser accepts (\r, \n escapes); without it
+        // "*" failed for such a name, and admin got a refusal where QEMU says CommandNotFound.
+        return Pattern.compile(("\\Q" + pattern + "\\E").replace("*", "\\E.*\\Q"), Pattern.DOTALL).matcher(command).matches();
     }
 }

@@ -31,6 +31,8 @@ final class JsonParser {
 
     private static final TokenType[] TYPES = TokenType.values();
     private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
+    /** Digits of UINT64_MAX (18446744073709551615); a longer integer token (sign aside) cannot fit. */
+    private static final int UINT64_DIGITS = 20;
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     private final byte[] text;
@@ -206,6 +208,11 @@ final class JsonParser {
             return null;
         }
         String digits = ascii(t);
+        if (digits.length() > UINT64_DIGITS) {
+            // Beyond any 64-bit integer, so a double in QEMU too (strtod); parsed straight to one,
+            // in linear time, where BigInteger's parsing is quadratic (a 1 MB integer took 17 s).
+            return NODES.numberNode(Double.parseDouble(digits));
+        }
         try {
             return NODES.numberNode(Long.parseLong(digits));
         } catch (NumberFormatException outOfRange) {

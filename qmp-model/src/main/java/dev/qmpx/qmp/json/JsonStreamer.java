@@ -45,8 +45,13 @@ public final class JsonStreamer {
     private int textLength;
     /** Start offset in {@link #text} of the token being lexed, or of the skipped whitespace run. */
     private int tokenStart;
-    /** Completed tokens of the current message: type ordinal, start, end; three ints each. */
-    private int[] tokens = new int[96];
+    /**
+     * Where the completed tokens of the current message end: bit i set when text[i] is a token's
+     * last byte. One bit per byte held, where a table of tokens (12 bytes each) made an unfinished
+     * {@code [0,0,0,...} cost 13 times its size: each token's start (the first byte after the
+     * previous end that is not whitespace) and type (from its bytes) are found again on emit.
+     */
+    private long[] tokenEnds = new long[4];
     private int tokenCount;
     private int braces;
     private int brackets;
@@ -270,6 +275,7 @@ public final class JsonStreamer {
     private void append(byte b) {
         if (textLength == text.length) {
             text = Arrays.copyOf(text, Math.min(Math.max(text.length * 2, 256), limits.maxMessageBytes() + 1));
+            tokenEnds = Arrays.copyOf(tokenEnds, (text.length >> 6) + 1);
         }
         text[textLength++] = b;
         if (textLength > limits.maxMessageBytes()) {
@@ -295,12 +301,8 @@ public final class JsonStreamer {
             fail("JSON nesting depth limit exceeded", State.START);
             return;
         }
-        if (tokenCount * 3 + 3 > tokens.length) {
-            tokens = Arrays.copyOf(tokens, tokens.length * 2);
-        }
-        tokens[tokenCount * 3] = type.ordinal();
-        tokens[tokenCount * 3 + 1] = tokenStart;
-        tokens[tokenCount * 3 + 2] = textLength;
+        int last = textLength - 1;
+        tokenEnds[last >> 6] |= 1L << last;
         tokenCount++;
         if (braces < 0 || brackets < 0 || (braces == 0 && brackets == 0)) {
             emit();
@@ -311,7 +313,7 @@ public final class JsonStreamer {
         byte[] message = Arrays.copyOf(text, textLength);
         Item item;
         try {
-            item = new Parsed(new JsonParser(message, tokens, tokenCount, buildTree).parse());
+            item = new Parsed(new JsonParser(message, tokenTable(), tokenCount, buildTree).parse());
         } catch (JsonParser.SyntaxError e) {
             item = new Failed("JSON parse error, " + e.getMessage());
         }
@@ -332,16 +334,69 @@ public final class JsonStreamer {
         sink.accept(new Failed(desc));
     }
 
+    /**
+     * The completed message's tokens for the parser: type ordinal, start, end; three ints each. Only
+     * complete messages (at most --max-message-bytes) get one, for as long as they are parsed.
+     */
+    private int[] tokenTable() {
+        int[] table = new int[tokenCount * 3];
+        int at = 0;
+        for (int t = 0; t < tokenCount; t++) {
+            while (isWhitespace(text[at] & 0xFF)) {
+                at++;
+            }
+            int end = nextTokenEnd(at) + 1;
+            table[t * 3] = typeOf(at, end).ordinal();
+            table[t * 3 + 1] = at;
+            table[t * 3 + 2] = end;
+            at = end;
+        }
+        return table;
+    }
+
+    private int nextTokenEnd(int from) {
+        int word = from >> 6;
+        long bits = tokenEnds[word] & (-1L << from);
+        while (bits == 0) {
+            bits = tokenEnds[++word];
+        }
+        return (word << 6) + Long.numberOfTrailingZeros(bits);
+    }
+
+    /** The type of the token text[start, end), which the lexer accepted. */
+    private TokenType typeOf(int start, int end) {
+        int c = text[start] & 0xFF;
+        return switch (c) {
+            case '{' -> TokenType.LCURLY;
+            case '}' -> TokenType.RCURLY;
+            case '[' -> TokenType.LSQUARE;
+            case ']' -> TokenType.RSQUARE;
+            case ':' -> TokenType.COLON;
+            case ',' -> TokenType.COMMA;
+            case '"', '\'' -> TokenType.STRING;
+            default -> {
+                if (c >= 'a' && c <= 'z') {
+                    yield TokenType.KEYWORD;
+                }
+                for (int i = start; i < end; i++) {
+                    if (text[i] == '.' || text[i] == 'e' || text[i] == 'E') {
+                        yield TokenType.FLOAT;
+                    }
+                }
+                yield TokenType.INTEGER;
+            }
+        };
+    }
+
     private void reset() {
         tokenCount = 0;
-        textLength = 0;
         braces = 0;
         brackets = 0;
+        Arrays.fill(tokenEnds, 0, Math.min(tokenEnds.length, (textLength >> 6) + 1), 0L);
+        textLength = 0;
         if (text.length > 4096) {
             text = new byte[256];
-        }
-        if (tokens.length > 3072) {
-            tokens = new int[96];
+            tokenEnds = new long[4];
         }
     }
 

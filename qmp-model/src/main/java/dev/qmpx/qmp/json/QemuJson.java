@@ -74,6 +74,24 @@ public final class QemuJson {
     }
 
     /**
+     * A raw value without the line breaks a client may have put between its tokens: every answer is
+     * one line (QMP clients read line by line; an id written over two lines came back as two broken
+     * lines), and in a value the lexer accepted, a CR or LF can only be whitespace between tokens.
+     */
+    public static byte[] oneLine(byte[] value) {
+        if (!contains(value, (byte) '\n') && !contains(value, (byte) '\r')) {
+            return value;
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(value.length);
+        for (byte b : value) {
+            if (b != '\n' && b != '\r') {
+                out.write(b);
+            }
+        }
+        return out.toByteArray();
+    }
+
+    /**
      * A raw JSON value as a client may echo it back: single-quoted strings (a QEMU extension the
      * client may have used) become double-quoted as QEMU would print them; everything else, and any
      * value without single quotes, is returned byte for byte.

@@ -35,7 +35,7 @@ public final class QmpRequests {
             return new RejectedInput(null, QmpError.generic("QMP input must be a JSON object"));
         }
         JsonMessage.Member idMember = message.member("id");
-        byte[] rawId = idMember == null ? null : QemuJson.withDoubleQuotes(message.valueBytes(idMember));
+        byte[] rawId = idMember == null ? null : QemuJson.oneLine(QemuJson.withDoubleQuotes(message.valueBytes(idMember)));
         String execKey = null;
         for (Map.Entry<String, JsonNode> member : inQDictOrder(object)) {
             String key = member.getKey();

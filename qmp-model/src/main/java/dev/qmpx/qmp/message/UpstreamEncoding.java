@@ -19,6 +19,11 @@ import java.nio.charset.StandardCharsets;
  */
 public final class UpstreamEncoding {
     private static final ObjectMapper MAPPER = new ObjectMapper();
+    /**
+     * Numbers up to this long go to QEMU as sent: every 64-bit integer (-9223372036854775808 and
+     * 18446744073709551615 have 20 digits), and every double's shortest text, fit.
+     */
+    private static final int LONGEST_EXACT_NUMBER = 24;
 
     private UpstreamEncoding() {
     }
@@ -55,10 +60,47 @@ public final class UpstreamEncoding {
                 quote = b;
             } else if (b == ' ' || b == '\t' || b == '\r' || b == '\n') {
                 continue;
+            } else if (b == '-' || (b >= '0' && b <= '9')) {
+                int end = numberEnd(text, i);
+                writeNumber(text, i, end, out);
+                i = end - 1;
+                continue;
             }
             out.write(b);
         }
         return out.toByteArray();
+    }
+
+    /** Where the number token starting at text[start] ends (the message parsed, so it is well formed). */
+    private static int numberEnd(byte[] text, int start) {
+        int end = start + 1;
+        while (end < text.length && isNumberByte(text[end])) {
+            end++;
+        }
+        return end;
+    }
+
+    private static boolean isNumberByte(byte b) {
+        return (b >= '0' && b <= '9') || b == '-' || b == '+' || b == '.' || b == 'e' || b == 'E';
+    }
+
+    /**
+     * A number as QEMU gets it: unchanged, or, when longer than any 64-bit integer, as the shortest
+     * text of the same double. QEMU makes such a number a double anyway (strtod, after strtoll and
+     * strtoull overflow), and no answer quotes a number's text; but QEMU reads its monitor a byte at
+     * a time and glibc's strtod is slow on a megabyte of digits: forwarded as sent, one client's
+     * 1 MB integer kept QEMU from answering anyone for more than 10 s. Java's parsing and glibc's
+     * strtod are both correctly rounded, so the double is the same; beyond the largest double it is
+     * infinity, which {@code 1e999} gives too.
+     */
+    private static void writeNumber(byte[] text, int start, int end, ByteArrayOutputStream out) {
+        if (end - start <= LONGEST_EXACT_NUMBER) {
+            out.write(text, start, end - start);
+            return;
+        }
+        double value = Double.parseDouble(new String(text, start, end - start, StandardCharsets.ISO_8859_1));
+        String shortest = Double.isInfinite(value) ? (value > 0 ? "1e999" : "-1e999") : Double.toString(value);
+        out.writeBytes(shortest.getBytes(StandardCharsets.US_ASCII));
     }
 
     /** A command built by the proxy itself (internal requests, rewritten arguments). */

@@ -50,6 +50,20 @@ class JsonParserTest {
     }
 
     @Test
+    void integersLongerThanAny64BitOneAreParsedInLinearTime() {
+        assertEquals(-1.8446744073709552E19, tree("-18446744073709551616").doubleValue(), "21 characters with the sign");
+        assertEquals(1e20, tree("100000000000000000000").doubleValue(), "21 digits");
+        String digits = "7".repeat(1_000_000);
+        long start = System.nanoTime();
+        JsonNode huge = Streams.items(bytes("{\"id\": " + digits + "}"), new JsonLimits(2 << 20, 1024), true, 65536)
+                .stream().map(item -> assertInstanceOf(JsonStreamer.Parsed.class, item).message().tree()).findFirst().orElseThrow();
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        // QEMU's strtod gives inf; BigInteger took 17 s here for the same text (quadratic).
+        assertEquals(Double.POSITIVE_INFINITY, huge.path("id").doubleValue());
+        assertTrue(millis < 3000, "a 1 MB integer took " + millis + " ms");
+    }
+
+    @Test
     void floats() {
         assertTrue(tree("1.5").isDouble());
         assertEquals(1.5, tree("1.5").doubleValue());

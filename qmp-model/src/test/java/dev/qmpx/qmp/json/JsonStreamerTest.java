@@ -398,6 +398,31 @@ class JsonStreamerTest {
         assertEquals(expected, describeAll(items(input, JsonLimits.CLIENT_DEFAULT, true, 1)), "fed byte by byte");
     }
 
+    /**
+     * Issue 15, attack 5: an unfinished {@code [0,0,0,...} cost 13 times its size (a 12-byte token
+     * entry per byte). Counted as bytes allocated by this thread while feeding, which includes every
+     * copy made while the buffers grew.
+     */
+    @Test
+    void unfinishedInputCostsAboutItsOwnSize() {
+        int size = 1_000_000;
+        byte[] input = new byte[size];
+        input[0] = '[';
+        for (int i = 1; i < size; i++) {
+            input[i] = (byte) (i % 2 == 1 ? '0' : ',');
+        }
+        List<JsonStreamer.Item> items = new ArrayList<>();
+        JsonStreamer streamer = new JsonStreamer(JsonLimits.CLIENT_DEFAULT, true, items::add);
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        for (int off = 0; off < size; off += 65536) {
+            streamer.feed(input, off, Math.min(65536, size - off));
+        }
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(items.isEmpty() && !streamer.isIdle(), "the message is still unfinished");
+        assertTrue(allocated < 3L * size, "feeding " + size + " bytes allocated " + allocated);
+    }
+
     @Test
     void extraClosingBraceGivesTheValueThenAnError() {
         // qemu-facts §4: {"execute": "query-status", "id": "eb"}} is answered, then "expecting value"
