@@ -2,6 +2,7 @@ package dev.qmpx.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qmpx.broker.client.OpenHookClient;
+import dev.qmpx.broker.wire.JsonSocketServer;
 import org.junit.jupiter.api.Test;
 
 import java.io.FileDescriptor;
@@ -450,6 +451,42 @@ class BrokerIT {
         static JsonNode register(BrokerProcess broker, String guest, int uid) throws IOException {
             return dev.qmpx.broker.client.AdminClient.call(broker.admin,
                     dev.qmpx.broker.client.AdminClient.request("register").put("guest", guest).put("uid", uid));
+        }
+    }
+
+    @Test
+    void connectionsPastTheCapAreClosedAtOnceAndServedAgainOnceOneEnds() throws Exception {
+        try (WorkDir dir = new WorkDir(); BrokerProcess broker = BrokerProcess.start(dir.path)) {
+            Path image = write(Files.createDirectories(dir.resolve("img")).resolve("disk.raw"), "image");
+            register(broker, "vm1");
+            broker.allow("vm1", image, "r", false, false, false);
+            List<OpenHookClient> held = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < JsonSocketServer.MAX_CONNECTIONS; i++) {
+                    OpenHookClient hook = OpenHookClient.connect(broker.hook("vm1"));
+                    held.add(hook);
+                    // A grant proves the broker serves this connection, not just that the kernel queued it.
+                    assertEquals("image", read(hook.open(image.toString(), false, false)));
+                }
+                try (OpenHookClient extra = OpenHookClient.connect(broker.hook("vm1"))) {
+                    IOException refused = assertThrows(IOException.class, () -> extra.open(image.toString(), false, false));
+                    assertFalse(refused instanceof OpenHookClient.Denied, "closed, not answered: " + refused);
+                }
+                held.remove(0).close();
+                Await.until("a connection served again once one ended", TIMEOUT, () -> {
+                    try (OpenHookClient again = OpenHookClient.connect(broker.hook("vm1"))) {
+                        return "image".equals(read(again.open(image.toString(), false, false)));
+                    } catch (IOException refusedStill) {
+                        return false;
+                    }
+                });
+                assertTrue(broker.log().contains("connections are open, the most one socket serves"), broker.log());
+                assertTrue(broker.process.isAlive());
+            } finally {
+                for (OpenHookClient hook : held) {
+                    hook.close();
+                }
+            }
         }
     }
 

@@ -11,6 +11,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -26,6 +27,12 @@ public final class JsonSocketServer {
     /** Requests are small; anything larger is refused as a whole and the connection goes on. */
     public static final JsonLimits REQUEST_LIMITS = new JsonLimits(16 * 1024, 8);
     private static final AtomicLong CONNECTIONS = new AtomicLong();
+    /**
+     * Connections served at once per socket: each holds a platform thread, so without a bound a
+     * requester that opens connections and never closes them would exhaust threads and fds. The
+     * proxy uses two per guest; 128 leaves room for many tools and QEMU's own hook.
+     */
+    public static final int MAX_CONNECTIONS = 128;
 
     /** Handles one connection's requests. */
     public interface Session {
@@ -62,6 +69,11 @@ public final class JsonSocketServer {
     private final AFUNIXServerSocket server;
     private final SessionFactory factory;
     private final Thread acceptor;
+    /** Taken on the accepting thread, given back by the connection's thread when it ends. */
+    private final Semaphore connectionSlots = new Semaphore(MAX_CONNECTIONS);
+    /** The accepting thread's own. */
+    private long refusedSinceLog;
+    private long lastRefusalLog;
 
     public JsonSocketServer(String name, AFUNIXServerSocket server, SessionFactory factory) {
         this.name = name;
@@ -89,7 +101,23 @@ public final class JsonSocketServer {
         while (!server.isClosed()) {
             try {
                 AFUNIXSocket socket = server.accept();
-                Thread.ofPlatform().name(name + "-" + CONNECTIONS.incrementAndGet()).start(() -> serve(socket));
+                if (!connectionSlots.tryAcquire()) {
+                    refuse(socket);
+                    continue;
+                }
+                try {
+                    Thread.ofPlatform().name(name + "-" + CONNECTIONS.incrementAndGet()).start(() -> {
+                        try {
+                            serve(socket);
+                        } finally {
+                            connectionSlots.release();
+                        }
+                    });
+                } catch (RuntimeException | OutOfMemoryError e) {
+                    connectionSlots.release();
+                    socket.close();
+                    throw e;
+                }
             } catch (IOException | RuntimeException | OutOfMemoryError e) {
                 if (server.isClosed()) {
                     return;
@@ -100,6 +128,22 @@ public final class JsonSocketServer {
                 }
                 java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
             }
+        }
+    }
+
+    /** Closes a connection over the cap at once; logged at most every 10 s, with the count, so a flood cannot flood the log. */
+    private void refuse(AFUNIXSocket socket) {
+        try {
+            socket.close();
+        } catch (IOException e) {
+            LOG.log(Level.FINE, name + ": closing a refused connection", e);
+        }
+        refusedSinceLog++;
+        if (System.nanoTime() - lastRefusalLog > 10_000_000_000L) {
+            lastRefusalLog = System.nanoTime();
+            LOG.warning(name + ": " + MAX_CONNECTIONS + " connections are open, the most one socket serves; refused "
+                    + refusedSinceLog + " connection(s) since the last such line");
+            refusedSinceLog = 0;
         }
     }
 
