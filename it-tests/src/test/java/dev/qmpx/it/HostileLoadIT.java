@@ -309,8 +309,9 @@ class HostileLoadIT {
     }
 
     /** A unix connection that reads its greeting and, if asked, negotiates. */
-    private static AFUNIXSocket connect(Path listener, boolean negotiate) throws IOException {
+    private AFUNIXSocket connect(Path listener, boolean negotiate) throws IOException {
         AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(listener));
+        writers.add(socket);
         socket.setSoTimeout(5000);
         readThrough(socket, "\"QMP\"");
         if (negotiate) {
