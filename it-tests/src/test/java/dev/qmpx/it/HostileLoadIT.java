@@ -144,14 +144,18 @@ class HostileLoadIT {
                 int peakFdsDuringLoad = sampler.maxFds();
                 List<String> broken = new ArrayList<>();
                 long drainStart = System.nanoTime();
-                String fdsBack;
-                try {
-                    ProcFds.awaitCount("the proxy's fds, with the half-open connections still held by their clients",
-                            pid, baseline, HALF_OPEN_TIMEOUT.plus(Duration.ofSeconds(5)));
-                    fdsBack = "after " + millis(System.nanoTime() - drainStart) + " ms";
-                } catch (AssertionError e) {
-                    fdsBack = "no";
-                    broken.add(e.getMessage());
+                String fdsBack = "no";
+                if (!guest.proxy.process.isAlive()) {
+                    broken.add("the proxy exited with status " + guest.proxy.process.exitValue() + "; its last lines:\n"
+                            + lastLines(guest.proxy.log(), 5));
+                } else {
+                    try {
+                        ProcFds.awaitCount("the proxy's fds, with the half-open connections still held by their clients",
+                                pid, baseline, HALF_OPEN_TIMEOUT.plus(Duration.ofSeconds(5)));
+                        fdsBack = "after " + millis(System.nanoTime() - drainStart) + " ms";
+                    } catch (AssertionError e) {
+                        broken.add(e.getMessage());
+                    }
                 }
                 sampler.stop();
                 long max = roundTrips.stream().mapToLong(Long::longValue).max().orElseThrow();
@@ -175,7 +179,9 @@ class HostileLoadIT {
                     broken.add("the proxy ran out of memory");
                 }
                 close(halfOpen);
-                broken.addAll(stillServing(guest));
+                if (guest.proxy.process.isAlive()) {
+                    broken.addAll(stillServing(guest));
+                }
                 assertTrue(broken.isEmpty(), String.join("\n", broken) + "\n" + figures);
             } finally {
                 close(halfOpen);
@@ -249,6 +255,11 @@ class HostileLoadIT {
         }
         // Both gone, their sockets closed by the proxy (the status page's own session stays).
         Await.until("the warm-up clients gone", TIMEOUT, () -> guest.proxy.log().split(" disconnected \\(", -1).length - 1 == 2);
+    }
+
+    private static String lastLines(String text, int n) {
+        List<String> lines = text.lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
     }
 
     private static String percentiles(List<Long> nanos) {
@@ -582,13 +593,9 @@ class HostileLoadIT {
 
     // ---- after the load
 
-    /** What must still work: the proxy, its admin, a new client, QEMU. Returns what does not. */
+    /** What must still work: the proxy (alive: checked before), its admin, a new client, QEMU. Returns what does not. */
     private static List<String> stillServing(GuestFixture guest) {
         List<String> broken = new ArrayList<>();
-        if (!guest.proxy.process.isAlive()) {
-            broken.add("the proxy exited");
-            return broken;
-        }
         try (QmpClient fresh = guest.client()) {
             String reply = fresh.execute(STATUS, TIMEOUT);
             if (!reply.startsWith("{\"return\": {\"status\": \"running\"")) {
