@@ -290,6 +290,11 @@ class HostileLoadIT {
         counters.computeIfAbsent(what, k -> new AtomicLong()).incrementAndGet();
     }
 
+    /** Pacing: a client the proxy dropped (or refused) connects again 10 ms later, not in a tight loop. */
+    private static void pauseAfterDrop() {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+    }
+
     private static boolean before(long end) {
         return System.nanoTime() < end;
     }
@@ -323,13 +328,18 @@ class HostileLoadIT {
     private AFUNIXSocket connect(Path listener, boolean negotiate) throws IOException {
         AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(listener));
         writers.add(socket);
-        socket.setSoTimeout(5000);
-        readThrough(socket, "\"QMP\"");
-        if (negotiate) {
-            send(socket, CAPABILITIES);
-            readThrough(socket, "\"return\"");
+        try {
+            socket.setSoTimeout(5000);
+            readThrough(socket, "\"QMP\"");
+            if (negotiate) {
+                send(socket, CAPABILITIES);
+                readThrough(socket, "\"return\"");
+            }
+            return socket;
+        } catch (IOException e) {
+            socket.close();
+            throw e;
         }
-        return socket;
     }
 
     private static void send(Socket socket, byte[] bytes) throws IOException {
@@ -400,6 +410,7 @@ class HostileLoadIT {
                 }
             } catch (IOException dropped) {
                 count("long-strings-dropped");
+                pauseAfterDrop();
             }
         }
     }
@@ -418,6 +429,7 @@ class HostileLoadIT {
                 }
             } catch (IOException dropped) {
                 count("nesting-dropped");
+                pauseAfterDrop();
             }
         }
     }
@@ -435,6 +447,7 @@ class HostileLoadIT {
                 }
             } catch (IOException dropped) {
                 count("numbers-dropped");
+                pauseAfterDrop();
             }
         }
     }
@@ -503,6 +516,7 @@ class HostileLoadIT {
                 }
             } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException stopped) {
                 count("ws-ping-stopped: " + stopped.getClass().getSimpleName());
+                pauseAfterDrop();
             }
         }
     }
@@ -542,6 +556,7 @@ class HostileLoadIT {
                 }
             } catch (IOException stopped) {
                 count("ws-raw-stopped");
+                pauseAfterDrop();
             }
         }
     }
