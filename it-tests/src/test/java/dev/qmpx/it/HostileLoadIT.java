@@ -683,11 +683,6 @@ class HostileLoadIT {
     // ---- admin
 
     /**
-     * query-status round trips until the phase ends, in nanoseconds. A round trip with no reply
-     * within {@link #ADMIN_GIVE_UP}, or a connection that fails, counts as that long, and the admin
-     * connects again (its old connection may still get the late reply).
-     */
-    /**
      * The admin's loop on QEMU's own second monitor, meanwhile: what the machine itself (two cores
      * shared with fifty clients) allows, to read the proxy's figures against.
      */
@@ -704,6 +699,11 @@ class HostileLoadIT {
         }
     }
 
+    /**
+     * query-status round trips until the phase ends, in nanoseconds. A round trip with no reply
+     * within {@link #ADMIN_GIVE_UP}, or a connection that fails, counts as that long, and the admin
+     * connects again (its old connection may still get the late reply).
+     */
     private static List<Long> adminRoundTrips(GuestFixture guest, long end) throws IOException {
         List<Long> roundTrips = new ArrayList<>();
         QmpClient admin = null;
