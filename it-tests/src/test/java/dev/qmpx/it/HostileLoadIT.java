@@ -100,8 +100,8 @@ class HostileLoadIT {
     private static final long RSS_BOUND_MIB = 256 + 256;
     private static final int FD_HEADROOM = 500;
     /**
-     * How long the proxy may keep a half-open connection: the default --tls-handshake-timeout
-     * (10 s) and the default HTTP request timeout (10 s, --http-request-timeout once it exists).
+     * How long the proxy may keep a half-open connection: the defaults of --tls-handshake-timeout
+     * and --http-request-timeout (10 s each).
      */
     private static final Duration HALF_OPEN_TIMEOUT = Duration.ofSeconds(10);
     private static final String TLS = "tls:127.0.0.1:0";
