@@ -80,7 +80,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *       the network listeners hold what the per-address caps (64 a listener, the default) and the
  *       10 s timeouts allow: 48 + 253 + 2 x 64 = 429, plus a few for WebSocket clients. Leaked fds
  *       (issue 15 §1: 60 per message) pass it within a second: the unfixed build filled its
- *       20,000-fd table. The fixed build peaked at 208-240 over a baseline of 57;</li>
+ *       20,000-fd table. The fixed build peaked at 208-240 over a
+ *       baseline of 57, and at 452 once a sample fell on a 253-fd message being read;</li>
  *   <li>after the hostile clients stop, with the half-open ones still holding their connections,
  *       the fd count returns to its baseline within {@link #HALF_OPEN_TIMEOUT} plus 5 s: fds from
  *       messages are all closed, half-open connections are timed out (about 9 s after the phase on
