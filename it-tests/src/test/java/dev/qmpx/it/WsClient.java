@@ -19,16 +19,38 @@ import java.util.concurrent.TimeUnit;
 final class WsClient implements WebSocket.Listener, AutoCloseable {
     private final BlockingQueue<String> messages = new LinkedBlockingQueue<>();
     private final StringBuilder partial = new StringBuilder();
+    /** False for a client that never reads: the JDK reads no frame nobody asked for (back-pressure). */
+    private final boolean reading;
     private WebSocket socket;
+
+    private WsClient(boolean reading) {
+        this.reading = reading;
+    }
 
     /** Opens the socket; a refused upgrade throws (its cause names the HTTP status). */
     static WsClient open(URI uri, SSLContext tls, Map<String, String> headers) throws Exception {
-        WsClient client = new WsClient();
+        return open(uri, tls, headers, true);
+    }
+
+    /** Opens a socket that never reads what the server sends (not even the greeting). */
+    static WsClient openNotReading(URI uri, SSLContext tls, Map<String, String> headers) throws Exception {
+        return open(uri, tls, headers, false);
+    }
+
+    private static WsClient open(URI uri, SSLContext tls, Map<String, String> headers, boolean reading) throws Exception {
+        WsClient client = new WsClient(reading);
         WebSocket.Builder builder = HttpClient.newBuilder().sslContext(tls).connectTimeout(GuestFixture.TIMEOUT).build()
                 .newWebSocketBuilder();
         headers.forEach(builder::header);
         client.socket = builder.buildAsync(uri, client).get(GuestFixture.TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         return client;
+    }
+
+    @Override
+    public void onOpen(WebSocket webSocket) {
+        if (reading) {
+            webSocket.request(1);
+        }
     }
 
     @Override
@@ -55,6 +77,11 @@ final class WsClient implements WebSocket.Listener, AutoCloseable {
 
     void send(String text) {
         socket.sendText(text, true).join();
+    }
+
+    /** Sends a ping; the returned stage completes when the frame is handed to the socket. */
+    java.util.concurrent.CompletableFuture<WebSocket> ping(java.nio.ByteBuffer payload) {
+        return socket.sendPing(payload);
     }
 
     /** The next whole message, a {@code CLOSED code reason} line, or an assertion failure at the deadline. */
