@@ -101,8 +101,12 @@ public final class EventLoop implements Executor {
     /** A pending timer; cancel it on the loop thread. */
     public static final class Timer implements Comparable<Timer> {
         private final long deadlineNanos;
-        private final Runnable action;
-        private boolean cancelled;
+        /**
+         * Null once cancelled: a cancelled timer stays in the queue until its deadline reaches the
+         * head, and its action would keep what it captured (a command in flight, with its id and
+         * arguments) alive that long, for every command answered behind an earlier timer.
+         */
+        private Runnable action;
 
         private Timer(long deadlineNanos, Runnable action) {
             this.deadlineNanos = deadlineNanos;
@@ -110,7 +114,7 @@ public final class EventLoop implements Executor {
         }
 
         public void cancel() {
-            cancelled = true;
+            action = null;
         }
 
         @Override
@@ -269,12 +273,13 @@ public final class EventLoop implements Executor {
         while (!timers.isEmpty()) {
             Timer next = timers.peek();
             long remaining = next.deadlineNanos - System.nanoTime();
-            if (next.cancelled) {
+            Runnable action = next.action;
+            if (action == null) {
                 timers.poll();
             } else if (remaining <= 0) {
                 timers.poll();
                 try {
-                    next.action.run();
+                    action.run();
                 } catch (RuntimeException e) {
                     LOG.log(Level.SEVERE, "timer failed", e);
                 }

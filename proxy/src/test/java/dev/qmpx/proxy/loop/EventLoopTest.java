@@ -60,6 +60,36 @@ class EventLoopTest {
         }
     }
 
+    /**
+     * A timer cancelled behind an earlier one stays queued until its own deadline, but what its
+     * action captured must not: every answered command's reply timer captured the command (a
+     * one-MiB id, say), and with the status page's one-second timer at the head, ten seconds of
+     * answered commands stayed alive and exhausted a 256 MiB heap (HostileLoadIT).
+     */
+    @Test
+    void aCancelledTimerLetsGoOfWhatItsActionCapturedAtOnce() throws Exception {
+        EventLoop loop = new EventLoop(LOOP_NAME);
+        try {
+            loop.start();
+            CompletableFuture<java.lang.ref.WeakReference<byte[]>> captured = new CompletableFuture<>();
+            loop.execute(() -> {
+                loop.schedule(60_000, () -> { });
+                byte[] command = new byte[1 << 20];
+                EventLoop.Timer reply = loop.schedule(600_000, () -> command[0]++);
+                reply.cancel();
+                captured.complete(new java.lang.ref.WeakReference<>(command));
+            });
+            java.lang.ref.WeakReference<byte[]> command = captured.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+            while (command.get() != null && System.nanoTime() < deadline) {
+                System.gc();
+            }
+            assertTrue(command.get() == null, "a cancelled timer still holds what its action captured");
+        } finally {
+            loop.close();
+        }
+    }
+
     private static boolean ranWithinTimeout(CompletableFuture<Void> task) throws Exception {
         try {
             task.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
