@@ -65,6 +65,12 @@ public final class ClientSession {
     private boolean oobEnabled;
     private boolean closed;
     private boolean readingPaused;
+    /**
+     * Bytes of the client's input whose answers have not gone out yet: each such command keeps its
+     * id and arguments (text and tree) until then, so the answers-outstanding count alone let 64
+     * one-MiB commands hold 64 MiB per client. Reading stops past two messages' worth.
+     */
+    private long heldInputBytes;
     /** While the broker opens a command's files, the client's later input waits here, in order. */
     private boolean preparing;
     private final ArrayDeque<JsonStreamer.Item> held = new ArrayDeque<>();
@@ -197,6 +203,7 @@ public final class ClientSession {
         if (LOG.isLoggable(Level.FINE)) {
             LOG.fine(name() + " -> " + describe(item));
         }
+        int answersBefore = replies.size();
         switch (input) {
             case RejectedInput rejected -> {
                 if (rejected.error().desc().endsWith("limit exceeded")) {
@@ -206,7 +213,13 @@ public final class ClientSession {
             }
             case ClientCommand command -> handle(command);
         }
-        if (replies.size() >= guest.config().clientQueueLimit() && !readingPaused) {
+        if (replies.size() > answersBefore && item instanceof JsonStreamer.Parsed parsed) {
+            // The input's answer still waits: its slot carries the input's weight until it goes out.
+            int weight = parsed.message().text().length;
+            replies.peekLast().weigh(weight);
+            heldInputBytes += weight;
+        }
+        if (mustPauseReading() && !readingPaused) {
             readingPaused = true;
             transport.setReading(false);
         }
@@ -507,6 +520,11 @@ public final class ClientSession {
         flushReplies();
     }
 
+    private boolean mustPauseReading() {
+        return replies.size() >= guest.config().clientQueueLimit()
+                || heldInputBytes > 2L * guest.config().clientLimits().maxMessageBytes();
+    }
+
     /** Sends every answer that is complete and has no unanswered command before it. */
     void flushReplies() {
         if (closed) {
@@ -514,7 +532,9 @@ public final class ClientSession {
             return;
         }
         while (!replies.isEmpty() && replies.peek().line() != null) {
-            byte[] line = replies.poll().line();
+            ReplySlot slot = replies.poll();
+            heldInputBytes -= slot.weight();
+            byte[] line = slot.line();
             if (LOG.isLoggable(Level.FINE)) {
                 LOG.fine(name() + " <- " + new String(line, StandardCharsets.UTF_8).strip());
             }
@@ -523,7 +543,7 @@ public final class ClientSession {
                 return;
             }
         }
-        if (readingPaused && replies.size() < guest.config().clientQueueLimit()) {
+        if (readingPaused && !mustPauseReading()) {
             readingPaused = false;
             if (!preparing) {
                 transport.setReading(true);
@@ -577,6 +597,7 @@ public final class ClientSession {
         queued.forEach(Outgoing::closeFds);
         queued.clear();
         replies.clear();
+        heldInputBytes = 0;
         fds.pending().closeAll();
         // Out of the dispatcher's ring and the job queue first: the cleanup below pumps.
         guest.detach(this, streamer.isIdle() ? reason : reason + ", partial command discarded");

@@ -15,6 +15,8 @@ final class ReplySlot implements ReplyHandler {
     private final byte[] rawId;
     private final ReplyMapper mapper;
     private byte[] line;
+    /** Bytes of the client's input this answer is for, counted against the client's held input. */
+    private int weight;
 
     /** @param mapper how to map the reply back when the proxy rewrote the command, or null */
     ReplySlot(ClientSession session, byte[] rawId, ReplyMapper mapper) {
@@ -31,6 +33,14 @@ final class ReplySlot implements ReplyHandler {
 
     byte[] line() {
         return line;
+    }
+
+    void weigh(int inputBytes) {
+        weight += inputBytes;
+    }
+
+    int weight() {
+        return weight;
     }
 
     @Override
