@@ -70,6 +70,11 @@ public final class QemuFileName {
                     + MAX_DEPTH);
         }
         if (value.startsWith(JSON)) {
+            if (!trusted) {
+                throw new Refused("qmpx: '" + abbreviate(value) + "': json: file names are for admin only: their options "
+                        + "can open any driver under the format a command names; use blockdev-add with structured "
+                        + "options, which says the same, and then the node's name");
+            }
             JsonNode options = JsonText.parse(value.substring(JSON.length()));
             if (options == null) {
                 uncertain(value, "is a json: file name that QEMU would not parse", trusted);
