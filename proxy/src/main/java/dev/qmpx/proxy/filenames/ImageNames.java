@@ -37,16 +37,19 @@ public final class ImageNames {
     /** Commands whose "backing-file" (or options' "backing-file") QEMU writes into an image header. */
     private static final Set<String> WRITES_BACKING_NAME = Set.of("block-commit", "block-stream", "change-backing-file");
     /**
-     * Formats an image opened with its header's backing chain may have: drive-backup and
-     * drive-mirror onto an existing target (a mirror opens the target's chain when it completes,
-     * mirror_complete), a new medium.
+     * Formats an existing image may have when QEMU opens it with its header's backing chain:
+     * drive-backup onto an existing target with any sync but "none", drive-mirror onto one (it opens
+     * the target's chain when the job completes), a new medium. Measured on QEMU 7.2: a qcow2 target
+     * whose header names a missing backing file fails with "Could not open backing file" there.
      */
     private static final Set<String> WITH_CHAIN = Set.of("raw");
     /**
-     * Formats an existing snapshot overlay may have: QEMU opens it with BDRV_O_NO_BACKING and makes
-     * the old node its backing (external_snapshot_prepare), so a qcow2 header's backing name is not opened.
+     * Formats an existing image may have when QEMU opens it without its header's chain
+     * (BDRV_O_NO_BACKING, the command's node becomes its backing): a snapshot overlay
+     * (external_snapshot_prepare), a drive-backup target with sync "none". Measured on QEMU 7.2: a
+     * qcow2 whose header names a missing backing file is opened there without error.
      */
-    private static final Set<String> OVERLAY = Set.of("raw", "qcow2");
+    private static final Set<String> WITHOUT_CHAIN = Set.of("raw", "qcow2");
 
     private ImageNames() {
     }
@@ -56,8 +59,11 @@ public final class ImageNames {
         return switch (command) {
             case "blockdev-add" -> node(arguments);
             case "blockdev-create" -> created(arguments.path("options"));
-            case "drive-backup", "drive-mirror" -> existing(arguments) ? format(command, arguments, null, WITH_CHAIN) : null;
-            case "blockdev-snapshot-sync" -> existing(arguments) ? format(command, arguments, "qcow2", OVERLAY) : null;
+            case "drive-backup" -> existing(arguments) ? format(command, arguments, null,
+                    "none".equals(arguments.path("sync").asText()) ? WITHOUT_CHAIN : WITH_CHAIN) : null;
+            case "drive-mirror" -> existing(arguments) ? format(command, arguments, null, WITH_CHAIN) : null;
+            // Without a format, QEMU takes qcow2 (measured: a VMDK descriptor is "not in qcow2 format").
+            case "blockdev-snapshot-sync" -> existing(arguments) ? format(command, arguments, "qcow2", WITHOUT_CHAIN) : null;
             case "blockdev-change-medium" -> format(command, arguments, null, WITH_CHAIN);
             case "transaction" -> {
                 for (JsonNode action : arguments.path("actions")) {
