@@ -189,7 +189,7 @@ class FileNameSpellingIT {
             run("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "/nonexistent/base.raw", "-F", "raw", overlay.toString(),
                     String.valueOf(IMAGE_BYTES));
             assertEquals("{\"return\": {}}", scene.attacker().execute("{\"execute\": \"blockdev-snapshot-sync\", \"arguments\": "
-                    + "{\"node-name\": \"src\", \"snapshot-file\": \"" + overlay + "\", \"format\": \"qcow2\", \"mode\": \"existing\"}}",
+                    + "{\"node-name\": \"src\", \"snapshot-file\": \"" + overlay + "\", \"snapshot-node-name\": \"ov\", \"format\": \"qcow2\", \"mode\": \"existing\"}}",
                     TIMEOUT));
         }
     }
