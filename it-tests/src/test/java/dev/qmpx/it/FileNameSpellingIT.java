@@ -111,7 +111,7 @@ class FileNameSpellingIT {
                 scene.assertVictimUnchanged(target + format + " (reply " + reply + ")");
                 assertTrue(reply.contains("\"error\"") && reply.contains("qmpx"), reply);
                 if (!format.isEmpty()) {
-                    assertTrue(reply.contains("no such fdset for this client"), reply);
+                    assertTrue(reply.contains("json: file names are for admin only"), reply);
                 }
             }
         }
@@ -136,6 +136,76 @@ class FileNameSpellingIT {
             assertEquals("{\"return\": {}}", scene.attacker().execute("{\"execute\": \"blockdev-add\", \"arguments\": "
                     + "{\"driver\": \"qcow2\", \"node-name\": \"overlay\", \"backing\": null, \"file\": {\"driver\": \"file\", "
                     + "\"filename\": \"" + overlay + "\"}}}", TIMEOUT));
+        }
+    }
+
+    /**
+     * A VMDK descriptor, text the attacker writes, whose one flat extent is the victim's set: QEMU
+     * opens the extent by the name in the descriptor, which the proxy never sees.
+     */
+    private static Path vmdkNamingVictim(Scene scene, String name) throws IOException {
+        return Files.writeString(scene.guest().dir.resolve(name), "# Disk DescriptorFile\nversion=1\nCID=fffffffe\n"
+                + "parentCID=ffffffff\ncreateType=\"monolithicFlat\"\n\n# Extent description\nRW " + IMAGE_BYTES / 512
+                + " FLAT \"/dev/fdset/" + scene.upstreamSet() + "\" 0\n\n# The Disk Data Base\n#DDB\n\n"
+                + "ddb.virtualHWVersion = \"4\"\nddb.adapterType = \"ide\"\n");
+    }
+
+    @Test
+    void anOperatorCannotMirrorOntoAnExistingImageWhoseFormatQemuProbes() throws Exception {
+        try (Scene scene = Scene.start()) {
+            Path evil = vmdkNamingVictim(scene, "evil0.vmdk");
+            String reply = scene.attacker().execute("{\"execute\": \"drive-mirror\", \"arguments\": {\"job-id\": \"m0\", "
+                    + "\"device\": \"src\", \"target\": \"" + evil + "\", \"mode\": \"existing\", \"sync\": \"full\"}}", TIMEOUT);
+            scene.awaitNoJobs();
+            scene.assertVictimUnchanged("drive-mirror onto " + evil + " (reply " + reply + ")");
+            assertTrue(reply.contains("\"error\"") && reply.contains("explicit format"), reply);
+        }
+    }
+
+    @Test
+    void anOperatorCannotOpenAnExistingVmdkAsASnapshotOverlayAloneOrInATransaction() throws Exception {
+        try (Scene scene = Scene.start()) {
+            Path evil = vmdkNamingVictim(scene, "evil1.vmdk");
+            String snapshot = "{\"node-name\": \"src\", \"snapshot-file\": \"" + evil + "\", \"snapshot-node-name\": \"evil\", "
+                    + "\"format\": \"vmdk\", \"mode\": \"existing\"}";
+            String alone = scene.attacker().execute("{\"execute\": \"blockdev-snapshot-sync\", \"arguments\": " + snapshot + "}", TIMEOUT);
+            String inTransaction = scene.attacker().execute("{\"execute\": \"transaction\", \"arguments\": {\"actions\": "
+                    + "[{\"type\": \"blockdev-snapshot-sync\", \"data\": " + snapshot + "}]}}", TIMEOUT);
+            // A backup with sync none opens its target without the header's backing chain, but a VMDK's extents all the same.
+            String backup = scene.attacker().execute("{\"execute\": \"transaction\", \"arguments\": {\"actions\": "
+                    + "[{\"type\": \"drive-backup\", \"data\": {\"job-id\": \"b0\", \"device\": \"src\", \"target\": \"" + evil
+                    + "\", \"format\": \"vmdk\", \"mode\": \"existing\", \"sync\": \"none\"}}]}}", TIMEOUT);
+            // A backup with sync none runs until cancelled (on a build where it started).
+            scene.direct().execute("{\"execute\": \"job-cancel\", \"arguments\": {\"id\": \"b0\"}}", TIMEOUT);
+            scene.awaitNoJobs();
+            scene.assertVictimUnchanged("blockdev-snapshot-sync " + alone + ", transaction " + inTransaction + ", " + backup);
+            for (String reply : List.of(alone, inTransaction, backup)) {
+                assertTrue(reply.contains("\"error\"") && reply.contains("format 'vmdk'"), reply);
+            }
+            assertTrue(!scene.direct().execute("{\"execute\": \"query-named-block-nodes\"}", TIMEOUT).contains("evil1.vmdk"),
+                    "QEMU never opened the descriptor");
+            // qcow2 stays allowed for an existing overlay: QEMU opens it without the backing file its header names.
+            Path overlay = scene.guest().dir.resolve("overlay.qcow2");
+            run("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "/nonexistent/base.raw", "-F", "raw", overlay.toString(),
+                    String.valueOf(IMAGE_BYTES));
+            assertEquals("{\"return\": {}}", scene.attacker().execute("{\"execute\": \"blockdev-snapshot-sync\", \"arguments\": "
+                    + "{\"node-name\": \"src\", \"snapshot-file\": \"" + overlay + "\", \"snapshot-node-name\": \"ov\", \"format\": \"qcow2\", \"mode\": \"existing\"}}",
+                    TIMEOUT));
+        }
+    }
+
+    @Test
+    void anOperatorCannotHideAnotherDriverInAJsonNameUnderFormatRaw() throws Exception {
+        try (Scene scene = Scene.start()) {
+            Path evil = vmdkNamingVictim(scene, "evil3.vmdk");
+            // QEMU merges the json: options under the explicit driver: raw over vmdk over the descriptor.
+            String target = "json:{\"file\":{\"driver\":\"vmdk\",\"file\":{\"driver\":\"file\",\"filename\":\"" + evil + "\"}}}";
+            String reply = scene.attacker().execute("{\"execute\": \"drive-backup\", \"arguments\": {\"job-id\": \"b3\", "
+                    + "\"device\": \"src\", \"target\": " + QemuJson.quote(target) + ", \"format\": \"raw\", \"mode\": \"existing\", "
+                    + "\"sync\": \"full\"}}", TIMEOUT);
+            scene.awaitNoJobs();
+            scene.assertVictimUnchanged("drive-backup onto " + target + " (reply " + reply + ")");
+            assertTrue(reply.contains("\"error\"") && reply.contains("json: file names are for admin"), reply);
         }
     }
 

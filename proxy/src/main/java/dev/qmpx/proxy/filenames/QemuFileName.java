@@ -15,7 +15,9 @@ import java.util.Map;
  * A string argument read as QEMU 7.2 may read it when it names a file, down to the names it would
  * give {@code qemu_open} (util/osdep.c), so that a rule can judge or rewrite each of them:
  * <ul>
- * <li>{@code json:} (block.c parse_json_protocol, only as a prefix): the rest is one JSON value,
+ * <li>{@code json:} (block.c parse_json_protocol, only as a prefix), for a trusted client only (for
+ * any other it is refused: its options can put any driver under the format a command names, and
+ * QEMU merges them; blockdev-add's structured options say the same and are checked): the rest is one JSON value,
  * parsed as {@code qobject_from_json} does (escapes, single quotes), whose every string, at any
  * depth and under any key (nested objects and dotted keys like {@code "file.filename"} alike), is
  * read again: such a string may itself be a {@code json:} name;</li>
@@ -70,6 +72,11 @@ public final class QemuFileName {
                     + MAX_DEPTH);
         }
         if (value.startsWith(JSON)) {
+            if (!trusted) {
+                throw new Refused("qmpx: '" + abbreviate(value) + "': json: file names are for admin only: their options "
+                        + "can open any driver under the format a command names; use blockdev-add with structured "
+                        + "options, which says the same, and then the node's name");
+            }
             JsonNode options = JsonText.parse(value.substring(JSON.length()));
             if (options == null) {
                 uncertain(value, "is a json: file name that QEMU would not parse", trusted);

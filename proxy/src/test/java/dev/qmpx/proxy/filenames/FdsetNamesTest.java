@@ -78,18 +78,18 @@ class FdsetNamesTest {
         assertEquals("/dev/fdset/42", OPERATOR.rewrite("/dev/fdset/3"));
         assertEquals("/dev/fdset/42", OPERATOR.rewrite("/dev/fdset/003"));
         assertEquals("file:/dev/fdset/42", OPERATOR.rewrite("file:/dev/fdset/3"));
-        String mapped = OPERATOR.rewrite("json:{'driver':'qcow2','file':{'driver':'file','filename':'\\/dev\\/fdset\\/3'}}");
+        String mapped = ADMIN.rewrite("json:{'driver':'qcow2','file':{'driver':'file','filename':'\\/dev\\/fdset\\/3'}}");
         assertTrue(mapped.startsWith("json:"), mapped);
         JsonNode tree = JsonText.parse(mapped.substring("json:".length()));
         assertEquals(JSON.readTree("{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"/dev/fdset/42\"}}"), tree);
-        String dotted = OPERATOR.rewrite("json:{\"file.filename\":\"\\u002fdev\\u002ffdset\\u002f3\",\"n\":1.5}");
+        String dotted = ADMIN.rewrite("json:{\"file.filename\":\"\\u002fdev\\u002ffdset\\u002f3\",\"n\":1.5}");
         assertEquals("json:{\"file.filename\": \"/dev/fdset/42\", \"n\": 1.5}", dotted);
     }
 
     @Test
     void namesWithoutFdsetsAreLeftAlone() throws Exception {
         assertNull(OPERATOR.rewrite("/var/lib/images/a.qcow2"));
-        assertNull(OPERATOR.rewrite("json:{\"driver\":\"file\",\"filename\":\"\\/img\\/a.raw\"}"));
+        assertNull(ADMIN.rewrite("json:{\"driver\":\"file\",\"filename\":\"\\/img\\/a.raw\"}"));
         assertNull(OPERATOR.rewrite("disk0"));
         assertNull(ADMIN.rewrite("file:relative.img"));
     }
@@ -111,6 +111,18 @@ class FdsetNamesTest {
             refused(OPERATOR, spelling);
             refused(ADMIN, spelling);
         }
+    }
+
+    @Test
+    void jsonNamesAreForAdminOnly() throws Exception {
+        // Its options could put any driver under the format the command names; blockdev-add says the same in structure.
+        for (String spelling : List.of("json:{\"driver\":\"file\",\"filename\":\"/img/a.raw\"}",
+                "json:{\"file\":{\"driver\":\"vmdk\",\"file\":{\"driver\":\"file\",\"filename\":\"/img/evil.vmdk\"}}}",
+                "json:\"/img/a.raw\"", "file:json:{}", "host_cdrom:json:{\"filename\":\"/img/a.iso\"}")) {
+            QemuFileName.Refused refusal = assertThrows(QemuFileName.Refused.class, () -> OPERATOR.rewrite(spelling), spelling);
+            assertTrue(refusal.getMessage().contains("json: file names are for admin only"), refusal.getMessage());
+        }
+        assertNull(ADMIN.rewrite("json:{\"file\":{\"driver\":\"vmdk\",\"file\":{\"driver\":\"file\",\"filename\":\"/img/evil.vmdk\"}}}"));
     }
 
     @Test
