@@ -178,6 +178,63 @@ class GatewayLimitsIT {
         }
     }
 
+    /**
+     * Clients a role allows nothing, each within its own limits, together past the heap: 128 TLS
+     * connections from two addresses (inside the caps) each send three 1 MiB commands at once. The
+     * proxy copied every read into its loop's task queue and only then stopped reading, so the
+     * copies outgrew a 256 MiB heap and the process exited before one role check ran (issue 15,
+     * found by the attack round). Now netty's thread stops reading at each client's and at the
+     * process's bound: the proxy stays up and the unix admin is answered.
+     */
+    @Test
+    void manyClientsSendingMegabyteCommandsAtOnceCannotExhaustTheHeap() throws Exception {
+        try (GuestFixture guest = GuestFixture.start(Map.of("QMPX_JAVA_OPTIONS", "-Xmx256m"),
+                tls.options("--listen-tls").toArray(String[]::new));
+             QmpClient unix = guest.client()) {
+            int port = guest.proxy.awaitPort("tls:127.0.0.1:0");
+            byte[] command = ("{\"execute\": \"query-status\", \"arguments\": {\"a\": ["
+                    + "0,".repeat((1 << 20) / 2 - 100) + "0]}}\n").getBytes(StandardCharsets.US_ASCII);
+            List<SSLSocket> clients = new ArrayList<>();
+            List<Thread> senders = new ArrayList<>();
+            try {
+                for (int i = 0; i < 128; i++) {
+                    Socket plain = connect(i % 2 == 0 ? "127.0.0.2" : "127.0.0.3", port);
+                    SSLSocket client = (SSLSocket) tls.emailNamedLikeAdmin.clientContext(tls.ca).getSocketFactory()
+                            .createSocket(plain, "127.0.0.1", port, true);
+                    client.startHandshake();
+                    clients.add(client);
+                }
+                for (SSLSocket client : clients) {
+                    senders.add(Thread.ofPlatform().start(() -> {
+                        try {
+                            client.getOutputStream().write("{\"execute\": \"qmp_capabilities\"}\n".getBytes(StandardCharsets.US_ASCII));
+                            for (int n = 0; n < 3; n++) {
+                                client.getOutputStream().write(command);
+                            }
+                        } catch (IOException closedByTheProxy) {
+                            // a client it dropped: what matters is the proxy, below
+                        }
+                    }));
+                }
+                for (Thread sender : senders) {
+                    sender.join(Duration.ofSeconds(120).toMillis());
+                }
+                // The loop parses all 384 MiB in turn (seconds, during which the admin waits: the
+                // issue's latency goal is not met under such a flood); what must hold is the process.
+                assertTrue(guest.proxy.process.isAlive(), guest.proxy.log());
+                assertFalse(guest.proxy.log().contains("OutOfMemoryError"), guest.proxy.log());
+                assertEquals(RUNNING + "}", unix.execute("{\"execute\": \"query-status\"}", TIMEOUT));
+            } finally {
+                for (SSLSocket client : clients) {
+                    client.close();
+                }
+                for (Thread sender : senders) {
+                    sender.join(TIMEOUT.toMillis());
+                }
+            }
+        }
+    }
+
     private static Socket connect(String from, int port) throws IOException {
         Socket socket = new Socket();
         socket.bind(new InetSocketAddress(from, 0));

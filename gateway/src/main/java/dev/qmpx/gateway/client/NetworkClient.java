@@ -37,6 +37,15 @@ public final class NetworkClient implements ClientTransport {
     private boolean closed;
     /** Input that arrived while the session was not reading (before its greeting, under back-pressure). */
     private final ArrayDeque<byte[]> held = new ArrayDeque<>();
+    /**
+     * Bytes read from the channel and not yet fed to the session (posted to the loop, or held):
+     * netty's thread adds, the loop subtracts. Past the client's limit the channel stops reading at
+     * once, on netty's thread: waiting for the loop to say so let 128 clients queue 3 MiB each in
+     * the loop's task queue and exhaust the heap before a single role check ran.
+     */
+    private final AtomicLong unfed = new AtomicLong();
+    private final long unfedLimit;
+    private final java.util.concurrent.atomic.AtomicBoolean waitingForBudget = new java.util.concurrent.atomic.AtomicBoolean();
 
     private NetworkClient(Channel channel, Guest guest, Peer peer, Framing framing) {
         this.channel = channel;
@@ -44,6 +53,7 @@ public final class NetworkClient implements ClientTransport {
         this.peer = peer;
         this.framing = framing;
         this.outputLimit = guest.config().clientOutputLimit();
+        this.unfedLimit = guest.config().clientLimits().maxMessageBytes();
     }
 
     /**
@@ -63,7 +73,44 @@ public final class NetworkClient implements ClientTransport {
     /** Input read from the channel; netty thread. The buffer stays the caller's. */
     public void received(ByteBuf bytes) {
         byte[] copy = ByteBufUtil.getBytes(bytes);
+        boolean overClient = unfed.addAndGet(copy.length) > unfedLimit;
+        boolean overProcess = !UnfedInput.PROCESS.charge(copy.length);
+        if (overClient || overProcess) {
+            channel.config().setAutoRead(false);
+            if (overProcess) {
+                waitForProcessBudget();
+            }
+        }
         guest.loop().execute(() -> input(copy));
+    }
+
+    /** Input of this many bytes was fed to the session (or dropped); loop thread. */
+    private void fed(int length) {
+        unfed.addAndGet(-length);
+        UnfedInput.PROCESS.refund(length);
+        resumeIfDue();
+    }
+
+    /** Reads again once the session reads and the client's and the process's unfed input are below their limits; loop thread. */
+    private void resumeIfDue() {
+        if (!reading || closed || unfed.get() > unfedLimit) {
+            return;
+        }
+        if (UnfedInput.PROCESS.exhausted()) {
+            waitForProcessBudget();
+        } else {
+            channel.config().setAutoRead(true);
+        }
+    }
+
+    /** Once at a time per client; any thread. */
+    private void waitForProcessBudget() {
+        if (waitingForBudget.compareAndSet(false, true)) {
+            UnfedInput.PROCESS.resumeLater(() -> {
+                waitingForBudget.set(false);
+                guest.loop().execute(this::resumeIfDue);
+            });
+        }
     }
 
     /** The channel closed (the client left, or the connection broke); netty thread. */
@@ -71,7 +118,7 @@ public final class NetworkClient implements ClientTransport {
         guest.loop().execute(() -> {
             if (!closed) {
                 closed = true;
-                held.clear();
+                dropHeld();
                 session.closed(reason);
             }
         });
@@ -79,10 +126,12 @@ public final class NetworkClient implements ClientTransport {
 
     private void input(byte[] bytes) {
         if (closed) {
+            fed(bytes.length);
             return;
         }
         if (reading && held.isEmpty()) {
             session.feed(bytes, 0, bytes.length, NO_FDS);
+            fed(bytes.length);
         } else {
             held.add(bytes);
         }
@@ -93,6 +142,7 @@ public final class NetworkClient implements ClientTransport {
         while (reading && !closed && !held.isEmpty()) {
             byte[] bytes = held.poll();
             session.feed(bytes, 0, bytes.length, NO_FDS);
+            fed(bytes.length);
         }
     }
 
@@ -120,7 +170,11 @@ public final class NetworkClient implements ClientTransport {
         if (reading && !held.isEmpty()) {
             guest.loop().execute(this::drain);
         }
-        channel.config().setAutoRead(reading);
+        if (reading) {
+            resumeIfDue();
+        } else {
+            channel.config().setAutoRead(false);
+        }
     }
 
     @Override
@@ -129,9 +183,16 @@ public final class NetworkClient implements ClientTransport {
             return;
         }
         closed = true;
-        held.clear();
+        dropHeld();
         channel.close();
         session.closed(reason);
+    }
+
+    private void dropHeld() {
+        for (byte[] bytes : held) {
+            fed(bytes.length);
+        }
+        held.clear();
     }
 
     @Override
