@@ -112,11 +112,12 @@ class ClientInputBoundsIT {
                 for (int i = 0; i < 2; i++) {
                     try (QmpClient refused = QmpClient.open(guest.listen)) {
                         assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: guest qemu has its most"
-                                + " unix clients (--max-clients 3); try again later\"}}", refused.readLine(TIMEOUT));
+                                + " admin unix clients (--max-clients 3); try again later\"}}", refused.readLine(TIMEOUT));
                         assertNull(refused.readLine(TIMEOUT), "closed after the error line");
                     }
                 }
-                guest.proxy.awaitLog("qemu: refused 1 unix client(s) since the last such line: 3 connected, --max-clients 3",
+                guest.proxy.awaitLog("qemu: refused 1 unix client(s) since the last such line: 3 admin clients connected,"
+                        + " --max-clients 3",
                         TIMEOUT);
                 for (QmpClient client : clients) {
                     assertEquals("{\"return\": {}}", client.execute("{\"execute\": \"query-name\"}", TIMEOUT));
@@ -125,6 +126,51 @@ class ClientInputBoundsIT {
                 Await.until("a place freed by a client that left", TIMEOUT, () -> greeted(guest.listen));
             } finally {
                 for (QmpClient client : clients) {
+                    client.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * MEDIUM 3: 64 readonly connections that never send anything filled --max-clients, shared by
+     * every role, and an admin was refused for as long as they stayed. Admin has slots of its own,
+     * and a client that does not negotiate within --negotiation-timeout (default 10 s) is closed.
+     */
+    @Test
+    void silentReadonlyClientsNeverLockAdminOutAndAreClosedAfterTheNegotiationBound() throws Exception {
+        try (RolesIT.Split split = RolesIT.Split.start("readonly")) {
+            List<QmpClient> silent = new ArrayList<>();
+            try {
+                long start = System.nanoTime();
+                for (int i = 0; i < 64; i++) {
+                    QmpClient client = QmpClient.open(split.second());
+                    silent.add(client);
+                    assertTrue(client.readLine(TIMEOUT).startsWith("{\"QMP\""), "silent client " + i + " greeted");
+                }
+                try (QmpClient admin = QmpClient.open(split.guest().listen)) {
+                    String greeting = admin.readLine(TIMEOUT);
+                    assertTrue(greeting.startsWith("{\"QMP\""), "the admin is greeted, not: " + greeting);
+                    assertEquals("{\"return\": {}}", admin.execute("{\"execute\": \"qmp_capabilities\"}", TIMEOUT));
+                    assertEquals(STATUS + "}", admin.execute("{\"execute\": \"query-status\"}", TIMEOUT));
+                    try (QmpClient refused = QmpClient.open(split.second())) {
+                        assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: guest qemu has its most"
+                                + " non-admin unix clients (--max-clients 64); try again later\"}}", refused.readLine(TIMEOUT),
+                                "the other roles' pool is still bounded");
+                    }
+                    for (QmpClient client : silent) {
+                        assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"qmpx: no qmp_capabilities within"
+                                + " 10 s of the greeting (--negotiation-timeout); disconnecting\"}}", client.readLine(TIMEOUT));
+                        assertNull(client.readLine(TIMEOUT), "closed after the error line");
+                    }
+                    long elapsed = (System.nanoTime() - start) / 1_000_000;
+                    assertTrue(elapsed >= 10_000, "closed after " + elapsed + " ms, before the bound");
+                    assertEquals(STATUS + "}", admin.execute("{\"execute\": \"query-status\"}", TIMEOUT),
+                            "a negotiated client stays");
+                    assertTrue(greeted(split.second()), "the readonly slots are free again");
+                }
+            } finally {
+                for (QmpClient client : silent) {
                     client.close();
                 }
             }

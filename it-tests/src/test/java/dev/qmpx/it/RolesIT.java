@@ -112,6 +112,46 @@ class RolesIT {
         }
     }
 
+    /**
+     * MEDIUM 4: QEMU unlinks a unix path before it listens there, so an operator that started an
+     * NBD server on {@code /tmp/x/important.txt} deleted the file; and an operator named an admin's
+     * secret object in a node's options, for QEMU to send its data to the operator's server.
+     */
+    @Test
+    void anOperatorCannotMakeQemuListenOnAUnixPathNorNameASecret() throws Exception {
+        try (Split split = Split.start("operator"); QmpClient operator = split.secondClient(); QmpClient admin = split.guest.client()) {
+            Path important = Files.writeString(split.files.resolve("important.txt"), "keep me");
+            String path = important.toString();
+            assertEquals(refusal(1, "operator", "nbd-server-start", "with 'addr' of type 'unix' (allowed types: inet, vsock)"),
+                    operator.execute("{\"execute\": \"nbd-server-start\", \"arguments\": {\"addr\": {\"type\": \"unix\","
+                            + " \"data\": {\"path\": \"" + path + "\"}}}, \"id\": 1}", TIMEOUT));
+            operator.execute("{\"execute\": \"nbd-server-stop\"}", TIMEOUT);
+            assertEquals(refusal(2, "operator", "migrate-incoming", "with 'uri' 'unix:" + path
+                    + "' (allowed schemes: tcp: vsock: rdma:)"), operator.execute("{\"execute\": \"migrate-incoming\","
+                    + " \"arguments\": {\"uri\": \"unix:" + path + "\"}, \"id\": 2}", TIMEOUT));
+            assertEquals(refusal(3, "operator", "block-export-add", "with 'type' 'vhost-user-blk' (allowed: nbd)"),
+                    operator.execute("{\"execute\": \"block-export-add\", \"arguments\": {\"type\": \"vhost-user-blk\","
+                            + " \"id\": \"e\", \"node-name\": \"d\", \"addr\": {\"type\": \"unix\", \"path\": \""
+                            + path + "\"}}, \"id\": 3}", TIMEOUT));
+            assertEquals("keep me", Files.readString(important), "the file survives");
+
+            assertEquals("{\"return\": {}}", admin.execute("{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+                    + "\"secret\", \"id\": \"sec0\", \"data\": \"hunter2\"}}", TIMEOUT));
+            assertEquals(refusal(4, "operator", "blockdev-add", "with 'file.password-secret' (a secret object: only a role"
+                    + " granted the command by name may name one)"), operator.execute("{\"execute\": \"blockdev-add\","
+                    + " \"arguments\": {\"driver\": \"raw\", \"node-name\": \"n\", \"file\": {\"driver\": \"http\","
+                    + " \"url\": \"http://127.0.0.1:9/x\", \"username\": \"u\", \"password-secret\": \"sec0\"}},"
+                    + " \"id\": 4}", TIMEOUT));
+            // What stays allowed: listening on TCP, and its own NBD server's export.
+            assertEquals("{\"return\": {}, \"id\": 5}", operator.execute("{\"execute\": \"nbd-server-start\","
+                    + " \"arguments\": {\"addr\": {\"type\": \"inet\", \"data\": {\"host\": \"127.0.0.1\","
+                    + " \"port\": \"0\"}}}, \"id\": 5}", TIMEOUT));
+            assertEquals("{\"return\": {}}", operator.execute("{\"execute\": \"nbd-server-stop\"}", TIMEOUT));
+            Await.until("the refusals audited", TIMEOUT, () -> read(split.audit).lines()
+                    .filter(line -> line.contains("\"result\":\"denied\"")).count() == 4);
+        }
+    }
+
     @Test
     void aReadonlyBearerTokenOverWebSocketGetsTheSameRefusals() throws Exception {
         TlsMaterial tls = TlsMaterial.shared();

@@ -104,7 +104,13 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, int maxClients, b
                 --max-clients N           Unix clients of one guest at a time, over all
                                           its listeners (default 64). One more gets an
                                           error line instead of the greeting and is
-                                          closed (logged); the others go on.
+                                          closed (logged); the others go on. Admin
+                                          clients have --max-clients slots of their
+                                          own, so no other role can lock them out.
+                --negotiation-timeout SECONDS
+                                          A client that has not sent qmp_capabilities
+                                          this long after its greeting gets an error
+                                          line and is disconnected (default 10).
 
               Files through the broker, snapshots:
                 --broker SOCKET           The guest's open-hook socket (qmpx broker):
@@ -286,6 +292,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, int maxClients, b
         long jobWait = d.jobWaitMillis();
         long jobIdle = d.jobIdleMillis();
         long jobMax = d.jobMaxMillis();
+        long negotiation = d.negotiationMillis();
         Path policyFile = null;
         Path auditFile = null;
         Path broker = null;
@@ -341,6 +348,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, int maxClients, b
                 case "--job-wait" -> jobWait = a.secondsAsMillis(option);
                 case "--job-idle" -> jobIdle = a.secondsAsMillis(option);
                 case "--job-max" -> jobMax = a.secondsAsMillis(option);
+                case "--negotiation-timeout" -> negotiation = a.secondsAsMillis(option);
                 case "--query-timeout" -> queryTimeout = a.secondsAsMillis(option);
                 case "--command-timeout" -> commandTimeout = a.secondsAsMillis(option);
                 case "--job-command-timeout" -> jobCommandTimeout = a.secondsAsMillis(option);
@@ -380,7 +388,7 @@ record ProxyOptions(List<GuestSpec> guests, String socketMode, int maxClients, b
             throw new UsageException("--audit " + auditFile + ": " + e.getMessage());
         }
         GuestConfig.Timeouts timeouts = new GuestConfig.Timeouts(queryTimeout, commandTimeout, jobCommandTimeout, jobWait, jobIdle,
-                jobMax);
+                jobMax, negotiation);
         JsonLimits limits = new JsonLimits(maxMessage, maxNesting);
         Path state = stateDir;
         int inFlight = maxInFlight;

@@ -137,6 +137,16 @@ public final class ClientSession {
         }
         transport.send(greetingLine);
         transport.setReading(true);
+        long bound = guest.config().timeouts().negotiationMillis();
+        guest.loop().schedule(bound, () -> {
+            if (!negotiated && !closed) {
+                LOG.info(guest.config().name() + ": " + name() + " disconnected: no qmp_capabilities within "
+                        + bound / 1000 + " s (--negotiation-timeout) (" + transport.peer() + ")");
+                transport.send(QmpWire.errorLine(null, QmpError.generic("qmpx: no qmp_capabilities within "
+                        + bound / 1000 + " s of the greeting (--negotiation-timeout); disconnecting")));
+                transport.close("no capabilities negotiation");
+            }
+        });
     }
 
     /**

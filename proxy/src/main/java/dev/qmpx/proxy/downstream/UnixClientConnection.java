@@ -2,6 +2,7 @@ package dev.qmpx.proxy.downstream;
 
 import dev.qmpx.proxy.fds.PendingFds;
 import dev.qmpx.proxy.loop.EventLoop;
+import dev.qmpx.proxy.policy.Role;
 import dev.qmpx.proxy.routing.Guest;
 import dev.qmpx.qmp.message.QmpError;
 import dev.qmpx.qmp.message.QmpWire;
@@ -23,7 +24,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     private static final Logger LOG = Logger.getLogger(UnixClientConnection.class.getName());
 
     private final AFUNIXSocketChannel channel;
-    private final UnixClients clients;
+    private final UnixClients.Pool pool;
     private final ClientReads reads;
     private final long outputLimit;
     private final Peer peer;
@@ -36,9 +37,10 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     /** Whether extra fds in one message were already logged for this client (logged once, not per message). */
     private boolean extraFdsLogged;
 
-    private UnixClientConnection(AFUNIXSocketChannel channel, UnixClients clients, long outputLimit, Peer peer) {
+    private UnixClientConnection(AFUNIXSocketChannel channel, UnixClients clients, UnixClients.Pool pool,
+                                 long outputLimit, Peer peer) {
         this.channel = channel;
-        this.clients = clients;
+        this.pool = pool;
         this.reads = clients.reads();
         this.outputLimit = outputLimit;
         this.peer = peer;
@@ -54,21 +56,26 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
             throws IOException {
         channel.configureBlocking(false);
         Peer peer = peer(channel, listenerName);
-        if (!clients.admit(guest.config().name(), peer)) {
+        // The policy gives the role from the listener and credentials alone, so it is known before
+        // anything is read, and decides which pool the client counts in.
+        Role role = guest.config().policy().roleFor(guest.config().name(), listenerName, peer.uid(), peer.gid(), peer.remote());
+        UnixClients.Pool pool = clients.pool(role.isAdmin());
+        if (!clients.admit(guest.config().name(), peer, pool)) {
             channel.write(ByteBuffer.wrap(QmpWire.errorLine(null, QmpError.generic("qmpx: guest " + guest.config().name()
-                    + " has its most unix clients (--max-clients " + clients.max() + "); try again later"))));
+                    + " has its most " + pool.name() + " unix clients (--max-clients " + clients.max()
+                    + "); try again later"))));
             channel.close();
             return;
         }
-        UnixClientConnection connection = new UnixClientConnection(channel, clients,
+        UnixClientConnection connection = new UnixClientConnection(channel, clients, pool,
                 guest.config().clientOutputLimit(), peer);
         try {
             connection.registration = guest.loop().register(channel, 0, connection);
         } catch (IOException e) {
-            clients.left();
+            pool.left();
             throw e;
         }
-        connection.session = new ClientSession(guest, connection);
+        connection.session = new ClientSession(guest, connection, role);
         guest.attach(connection.session);
     }
 
@@ -210,7 +217,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
             return;
         }
         closed = true;
-        clients.left();
+        pool.left();
         registration.cancel();
         try {
             channel.close();

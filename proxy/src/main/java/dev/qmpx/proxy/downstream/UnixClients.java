@@ -6,7 +6,10 @@ import java.util.logging.Logger;
  * The unix clients of one guest, over all its listeners: the loop's reader they share, and their
  * number, bounded by --max-clients. Each client may hold up to --max-message-bytes of unfinished
  * input and --client-output-limit of unsent output, so the bound on clients is what bounds the
- * guest's memory. Loop thread only (one guest, one loop).
+ * guest's memory. Admin clients and the others are counted in two pools of --max-clients each:
+ * admin is trusted, as on QEMU's own monitor socket, and must never be locked out because
+ * readonly or operator clients (who may be anyone the policy lets connect) filled the cap; the
+ * guest's memory bound is then twice the one pool's. Loop thread only (one guest, one loop).
  */
 public final class UnixClients {
     private static final Logger LOG = Logger.getLogger(UnixClients.class.getName());
@@ -17,7 +20,8 @@ public final class UnixClients {
 
     private final ClientReads reads = new ClientReads();
     private final int max;
-    private int connected;
+    private final Pool admins = new Pool("admin");
+    private final Pool others = new Pool("non-admin");
     private long lastRefusalLog = System.nanoTime() - REFUSAL_LOG_NANOS;
     private int refusedSinceLog;
 
@@ -33,24 +37,44 @@ public final class UnixClients {
         return max;
     }
 
-    /** Counts a new client in, or answers false (and logs the refusal) when the guest has max. */
-    boolean admit(String guest, Peer peer) {
-        if (connected < max) {
-            connected++;
+    /** The pool a client of this role is counted in. */
+    Pool pool(boolean admin) {
+        return admin ? admins : others;
+    }
+
+    /** Counts a new client in, or answers false (and logs the refusal) when its pool has max. */
+    boolean admit(String guest, Peer peer, Pool pool) {
+        if (pool.connected < max) {
+            pool.connected++;
             return true;
         }
         refusedSinceLog++;
         long now = System.nanoTime();
         if (now - lastRefusalLog >= REFUSAL_LOG_NANOS) {
             LOG.warning(guest + ": refused " + refusedSinceLog + " unix client(s) since the last such line: "
-                    + connected + " connected, --max-clients " + max + " (latest: " + peer + ")");
+                    + pool.connected + " " + pool.name + " clients connected, --max-clients " + max + " (latest: "
+                    + peer + ")");
             lastRefusalLog = now;
             refusedSinceLog = 0;
         }
         return false;
     }
 
-    void left() {
-        connected--;
+    /** The clients of one kind (admin or not) connected now. */
+    static final class Pool {
+        private final String name;
+        private int connected;
+
+        private Pool(String name) {
+            this.name = name;
+        }
+
+        String name() {
+            return name;
+        }
+
+        void left() {
+            connected--;
+        }
     }
 }

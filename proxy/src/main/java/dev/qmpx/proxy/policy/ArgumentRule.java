@@ -92,6 +92,109 @@ public sealed interface ArgumentRule {
         }
     }
 
+    /** Every one of several rules: the first verdict other than Allowed decides. */
+    record All(List<ArgumentRule> rules) implements ArgumentRule {
+        public All {
+            rules = List.copyOf(rules);
+        }
+
+        @Override
+        public Verdict check(ObjectNode arguments) {
+            for (ArgumentRule rule : rules) {
+                Verdict verdict = rule.check(arguments);
+                if (!(verdict instanceof Allowed)) {
+                    return verdict;
+                }
+            }
+            return new Allowed();
+        }
+    }
+
+    /**
+     * A string member that must be one of a list of values when present (block-export-add: type
+     * nbd only; vhost-user-blk listens on a unix path QEMU unlinks first, fuse mounts over a file).
+     * A missing or non-string member is left to QEMU, which refuses it itself.
+     */
+    record MemberIn(String member, List<String> values) implements ArgumentRule {
+        public MemberIn {
+            values = List.copyOf(values);
+        }
+
+        @Override
+        public Verdict check(ObjectNode arguments) {
+            JsonNode value = arguments.get(member);
+            if (value == null || !value.isTextual() || values.contains(value.textValue())) {
+                return new Allowed();
+            }
+            return new Refused("with '" + member + "' " + quoted(value.textValue()) + " (allowed: "
+                    + String.join(", ", values) + ")");
+        }
+    }
+
+    /**
+     * An address QEMU listens on (a SocketAddressLegacy, {"type": ..., "data": {...}}) of a type
+     * from a list: inet and vsock, never unix, whose path QEMU unlinks before it binds (so naming
+     * any file QEMU may unlink deletes it), nor fd, a descriptor of another client's. Present but
+     * not an object with a string type: refused, so nothing the rule did not read reaches QEMU.
+     */
+    record ListeningTypes(String member, List<String> types) implements ArgumentRule {
+        public ListeningTypes {
+            types = List.copyOf(types);
+        }
+
+        @Override
+        public Verdict check(ObjectNode arguments) {
+            JsonNode address = arguments.get(member);
+            if (address == null) {
+                return new Allowed(); // QEMU refuses the command without it
+            }
+            JsonNode type = address.get("type");
+            if (type != null && type.isTextual() && types.contains(type.textValue())) {
+                return new Allowed();
+            }
+            return new Refused("with '" + member + "' of type " + (type != null && type.isTextual()
+                    ? quoted(type.textValue()) : "(none)") + " (allowed types: " + String.join(", ", types) + ")");
+        }
+    }
+
+    /**
+     * No member, at any depth, whose name ends in "secret" (key-secret, password-secret,
+     * proxy-password-secret, ...): such a member names a secret object, which only an admin can
+     * create, and QEMU would use its data for the client, for instance sending a password to a
+     * server the client runs.
+     */
+    record NoSecretMembers() implements ArgumentRule {
+        @Override
+        public Verdict check(ObjectNode arguments) {
+            String found = secretMember(arguments, "");
+            return found == null ? new Allowed() : new Refused("with '" + found
+                    + "' (a secret object: only a role granted the command by name may name one)");
+        }
+
+        private static String secretMember(JsonNode node, String path) {
+            if (node.isArray()) {
+                for (int i = 0; i < node.size(); i++) {
+                    String found = secretMember(node.get(i), path + "[" + i + "]");
+                    if (found != null) {
+                        return found;
+                    }
+                }
+            }
+            for (var fields = node.fields(); node.isObject() && fields.hasNext(); ) {
+                var field = fields.next();
+                String name = path.isEmpty() ? field.getKey() : path + "." + field.getKey();
+                if (field.getKey().toLowerCase(java.util.Locale.ROOT).endsWith("secret")) {
+                    return name;
+                }
+                String found = secretMember(field.getValue(), name);
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+    }
+
     private static String quoted(String text) {
         return "'" + (text.length() > 60 ? text.substring(0, 60) + "..." : text) + "'";
     }

@@ -55,6 +55,14 @@ public record Role(String name, List<String> allow, List<String> deny, boolean e
         return listed;
     }
 
+    /**
+     * Whether this is the admin role, trusted as a client of QEMU's own monitor socket is (it has
+     * connection slots of its own; see UnixClients).
+     */
+    public boolean isAdmin() {
+        return ADMIN.name.equals(name);
+    }
+
     /** Whether the role may run the command with some arguments. */
     public boolean allows(String command) {
         return rule(command) != null;

@@ -11,8 +11,28 @@ import java.util.Map;
  * lists (SchemaRolesIT holds them to each other).
  */
 final class RoleTables {
-    /** migrate and friends: never exec:, which runs a shell command line as QEMU. */
+    /**
+     * migrate (outgoing): never exec:, which runs a shell command line as QEMU. unix: only
+     * connects there.
+     */
     static final ArgumentRule MIGRATION_URI = new ArgumentRule.UriSchemes("uri", List.of("tcp", "unix", "vsock", "rdma"));
+    /**
+     * migrate-incoming and migrate-recover listen at their URI: never unix:, whose path QEMU
+     * unlinks before it binds (any file QEMU may unlink would be deleted), nor exec:.
+     */
+    static final ArgumentRule INCOMING_URI = new ArgumentRule.UriSchemes("uri", List.of("tcp", "vsock", "rdma"));
+    /** nbd-server-start listens at addr: inet or vsock, never a unix path (unlinked first) or an fd. */
+    static final ArgumentRule LISTENING_ADDRESS = new ArgumentRule.ListeningTypes("addr", List.of("inet", "vsock"));
+    /**
+     * Node options: never a secret object's id (see NoSecretMembers). Only an admin creates
+     * secrets (object-add is not in the operator table), so one named by an operator is an
+     * admin's: LUKS images that need a passphrase are opened by an admin, or the policy grants
+     * blockdev-add by name to the role that may use the admin's secrets.
+     */
+    static final ArgumentRule NO_SECRETS = new ArgumentRule.NoSecretMembers();
+    /** block-export-add: NBD only (vhost-user-blk listens on a unix path, fuse mounts on a file) and no secrets. */
+    static final ArgumentRule NBD_EXPORT = new ArgumentRule.All(List.of(new ArgumentRule.MemberIn("type", List.of("nbd")),
+            NO_SECRETS));
     /** qom-get: never any property of a secret (secret, secret_keyring: passphrases in "data"). */
     static final ArgumentRule NOT_A_SECRET = new ArgumentRule.ObjectTypeNot("path", "secret");
 
@@ -43,7 +63,8 @@ final class RoleTables {
 
     /**
      * The readonly table, plus running the guest: run control, disks and block jobs, snapshots,
-     * device hot-plug, migration (tcp, unix, vsock, rdma), NBD exports, the job group. Not: quit,
+     * device hot-plug, migration (out: tcp, unix, vsock, rdma; in: tcp, vsock, rdma), NBD exports
+     * (listening on inet or vsock), the job group, never naming a secret object. Not: quit,
      * human-monitor-command, the fd commands, commands that write host files QEMU can reach
      * (screendump, pmemsave, memsave, dump-guest-memory, dumpdtb), chardevs, objects and netdevs
      * (file backends, secrets, helper programs and scripts), qom-set, passwords, x-* and xen-*.
@@ -57,7 +78,7 @@ final class RoleTables {
         Map<String, ArgumentRule> table = new LinkedHashMap<>(READONLY);
         table.putAll(table(List.of("stop", "cont", "system_reset", "system_powerdown", "system_wakeup", "inject-nmi",
                 "set-action", "watchdog-set-action", "send-key", "input-send-event", "set_link", "balloon",
-                "rtc-reset-reinjection", "blockdev-add", "blockdev-del", "blockdev-reopen", "blockdev-create",
+                "rtc-reset-reinjection", "blockdev-del",
                 "block_resize", "block_set_io_throttle", "block-set-write-threshold", "block-latency-histogram-set",
                 "blockdev-change-medium", "blockdev-open-tray", "blockdev-close-tray", "blockdev-insert-medium",
                 "blockdev-remove-medium", "eject", "change-backing-file", "block-dirty-bitmap-add",
@@ -68,13 +89,15 @@ final class RoleTables {
                 "block-job-set-speed", "job-cancel", "job-complete", "job-dismiss", "job-finalize", "job-pause",
                 "job-resume", "blockdev-snapshot", "blockdev-snapshot-sync", "blockdev-snapshot-internal-sync",
                 "blockdev-snapshot-delete-internal-sync", "snapshot-save", "snapshot-load", "snapshot-delete",
-                "transaction", "nbd-server-start", "nbd-server-add", "nbd-server-remove", "nbd-server-stop",
-                "block-export-add", "block-export-del", "device_add", "device_del", "migrate_cancel", "migrate-continue",
+                "transaction", "nbd-server-add", "nbd-server-remove", "nbd-server-stop",
+                "block-export-del", "device_add", "device_del", "migrate_cancel", "migrate-continue",
                 "migrate-pause", "migrate-start-postcopy", "migrate-set-capabilities", "migrate-set-parameters",
                 "client_migrate_info", "announce-self", "calc-dirty-rate", "set-vcpu-dirty-limit",
                 "cancel-vcpu-dirty-limit", "yank", "__dev.qmpx_clients", "__dev.qmpx_job-begin", "__dev.qmpx_job-end",
                 "__dev.qmpx_snapshot"),
-                Map.of("migrate", MIGRATION_URI, "migrate-incoming", MIGRATION_URI, "migrate-recover", MIGRATION_URI)));
+                Map.of("migrate", MIGRATION_URI, "migrate-incoming", INCOMING_URI, "migrate-recover", INCOMING_URI,
+                        "nbd-server-start", LISTENING_ADDRESS, "block-export-add", NBD_EXPORT, "blockdev-add", NO_SECRETS,
+                        "blockdev-create", NO_SECRETS, "blockdev-reopen", NO_SECRETS)));
         return Map.copyOf(table);
     }
 

@@ -41,10 +41,12 @@ public record GuestConfig(String name, Path qemuSocket, boolean reconnect, int m
      * @param jobIdleMillis how long a job taken with __dev.qmpx_job-begin may sit without a command
      *     that needs it (queries do not count)
      * @param jobMaxMillis how long a job taken with __dev.qmpx_job-begin may be held at all
+     * @param negotiationMillis how long a greeted client may go without qmp_capabilities before it
+     *     is disconnected (until then it holds a connection slot and an input buffer for nothing)
      */
     public record Timeouts(long queryMillis, long modifyMillis, long jobMillis, long jobWaitMillis, long jobIdleMillis,
-                           long jobMaxMillis) {
-        public static final Timeouts DEFAULT = new Timeouts(10_000, 60_000, 600_000, 30_000, 60_000, 600_000);
+                           long jobMaxMillis, long negotiationMillis) {
+        public static final Timeouts DEFAULT = new Timeouts(10_000, 60_000, 600_000, 30_000, 60_000, 600_000, 10_000);
 
         public long replyMillis(CommandClass commandClass) {
             return switch (commandClass) {

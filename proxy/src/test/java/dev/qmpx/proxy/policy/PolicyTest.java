@@ -138,6 +138,58 @@ class PolicyTest {
     }
 
     @Test
+    void anOperatorMakesQemuListenOnlyOnNetworkAddressesNeverOnAUnixPathItWouldUnlink() throws IOException {
+        ArgumentRule nbd = Role.OPERATOR.rule("nbd-server-start");
+        assertInstanceOf(ArgumentRule.Allowed.class, nbd.check(json("{\"addr\": {\"type\": \"inet\","
+                + " \"data\": {\"host\": \"127.0.0.1\", \"port\": \"10809\"}}}")));
+        assertInstanceOf(ArgumentRule.Allowed.class, nbd.check(json("{\"addr\": {\"type\": \"vsock\","
+                + " \"data\": {\"cid\": \"2\", \"port\": \"10809\"}}}")));
+        ArgumentRule.Refused unix = assertInstanceOf(ArgumentRule.Refused.class, nbd.check(json("{\"addr\":"
+                + " {\"type\": \"unix\", \"data\": {\"path\": \"/tmp/x/important.txt\"}}}")));
+        assertEquals("with 'addr' of type 'unix' (allowed types: inet, vsock)", unix.why());
+        assertInstanceOf(ArgumentRule.Refused.class, nbd.check(json("{\"addr\": {\"type\": \"fd\", \"data\": {\"str\": \"x\"}}}")));
+        assertInstanceOf(ArgumentRule.Refused.class, nbd.check(json("{\"addr\": {\"data\": {\"path\": \"/tmp/y\"}}}")));
+        ArgumentRule incoming = Role.OPERATOR.rule("migrate-incoming");
+        assertInstanceOf(ArgumentRule.Allowed.class, incoming.check(uri("tcp:0:4444")));
+        assertInstanceOf(ArgumentRule.Refused.class, incoming.check(uri("unix:/tmp/x/important.txt")));
+        assertInstanceOf(ArgumentRule.Refused.class, Role.OPERATOR.rule("migrate-recover").check(uri("unix:/tmp/x")));
+        ArgumentRule export = Role.OPERATOR.rule("block-export-add");
+        assertInstanceOf(ArgumentRule.Allowed.class, export.check(json("{\"type\": \"nbd\", \"id\": \"e\", \"node-name\": \"d\"}")));
+        for (String type : List.of("vhost-user-blk", "fuse", "vduse-blk")) {
+            assertInstanceOf(ArgumentRule.Refused.class, export.check(json("{\"type\": \"" + type + "\", \"id\": \"e\","
+                    + " \"node-name\": \"d\", \"addr\": {\"type\": \"unix\", \"path\": \"/tmp/x\"}}")), type);
+        }
+        assertSame(ArgumentRule.ANY, Role.ADMIN.rule("nbd-server-start"));
+    }
+
+    @Test
+    void anOperatorNamesNoSecretObjectAtAnyDepthUnlessThePolicyGrantsTheCommandByName() throws IOException {
+        String curl = "{\"driver\": \"raw\", \"node-name\": \"n\", \"file\": {\"driver\": \"https\","
+                + " \"url\": \"https://192.0.2.9/x\", \"password-secret\": \"admin-sec\"}}";
+        ArgumentRule.Refused refused = assertInstanceOf(ArgumentRule.Refused.class,
+                Role.OPERATOR.rule("blockdev-add").check(json(curl)));
+        assertEquals("with 'file.password-secret' (a secret object: only a role granted the command by name may name one)",
+                refused.why());
+        assertInstanceOf(ArgumentRule.Refused.class, Role.OPERATOR.rule("blockdev-create").check(json("{\"job-id\": \"j\","
+                + " \"options\": {\"driver\": \"qcow2\", \"file\": \"f\", \"size\": 1,"
+                + " \"encrypt\": {\"format\": \"luks\", \"key-secret\": \"admin-sec\"}}}")));
+        assertInstanceOf(ArgumentRule.Refused.class, Role.OPERATOR.rule("blockdev-reopen").check(json("{\"options\":"
+                + " [{\"driver\": \"luks\", \"node-name\": \"n\", \"file\": \"f\", \"key-secret\": \"s\"}]}")));
+        assertInstanceOf(ArgumentRule.Refused.class, Role.OPERATOR.rule("block-export-add").check(json("{\"type\": \"nbd\","
+                + " \"id\": \"e\", \"node-name\": \"d\", \"x\": {\"proxy-password-secret\": \"s\"}}")));
+        assertInstanceOf(ArgumentRule.Allowed.class, Role.OPERATOR.rule("blockdev-add").check(json("{\"driver\": \"qcow2\","
+                + " \"node-name\": \"n\", \"file\": {\"driver\": \"file\", \"filename\": \"/srv/secret\"}}")),
+                "a value is not a member name");
+        Policy policy = load("{\"roles\": {\"crypt\": {\"allow\": [\"@operator\", \"blockdev-add\"]}},"
+                + " \"rules\": [{\"uid\": 1, \"role\": \"crypt\"}]}");
+        assertSame(ArgumentRule.ANY, policy.roleFor("vm1", "l", 1, 1, null).rule("blockdev-add"));
+    }
+
+    private static ObjectNode json(String text) throws IOException {
+        return (ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper().readTree(text);
+    }
+
+    @Test
     void qomGetAsksQemuForTheObjectsTypeWithTheClientsOwnPath() {
         ObjectNode arguments = JsonNodeFactory.instance.objectNode().put("path", "secret0").put("property", "data");
         ArgumentRule.Probe probe = assertInstanceOf(ArgumentRule.Probe.class, Role.READONLY.rule("qom-get").check(arguments));
