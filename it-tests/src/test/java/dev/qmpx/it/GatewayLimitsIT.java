@@ -9,8 +9,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,7 +49,7 @@ class GatewayLimitsIT {
             int port = guest.proxy.awaitPort(LISTENER);
             for (String path : List.of("/qmp", "/status/ws")) {
                 int closings = occurrences(guest.proxy.log(), "it does not read what it is sent");
-                long rssBefore = rssKib(guest.proxy.pid());
+                long rssBefore = ProcStatus.rssKib(guest.proxy.pid());
                 long sent = 0;
                 try (RawWebSocket ws = RawWebSocket.open(tls.admin.clientContext(tls.ca), port, path)) {
                     byte[] pings = RawWebSocket.frames(RawWebSocket.Frame.PING, new byte[125], 120);
@@ -67,7 +65,7 @@ class GatewayLimitsIT {
                     }
                     assertTrue(ws.closedWithin(TIMEOUT), path + ": closed");
                 }
-                long rssAfter = rssKib(guest.proxy.pid());
+                long rssAfter = ProcStatus.rssKib(guest.proxy.pid());
                 System.out.println(path + ": closed after " + (sent >> 10) + " KiB of pings; proxy RSS " + (rssBefore >> 10)
                         + " -> " + (rssAfter >> 10) + " MiB");
                 assertTrue(sent < PING_BYTES_CEILING, path + ": still open after " + (sent >> 20) + " MiB of pings");
@@ -241,15 +239,6 @@ class GatewayLimitsIT {
         socket.connect(new InetSocketAddress("127.0.0.1", port), (int) TIMEOUT.toMillis());
         socket.setSoTimeout((int) TIMEOUT.toMillis());
         return socket;
-    }
-
-    private static long rssKib(long pid) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", ""));
-            }
-        }
-        throw new IOException("no VmRSS for " + pid);
     }
 
     private static int occurrences(String text, String part) {

@@ -134,7 +134,7 @@ class HostileLoadIT {
             warmUp(guest, hostile, wsPort);
             try {
                 Map<Integer, String> baseline = ProcFds.targets(pid);
-                long baselineRss = rssKib(pid);
+                long baselineRss = ProcStatus.rssKib(pid);
                 Sampler sampler = Sampler.start(pid);
                 long end = System.nanoTime() + HOSTILE_PHASE.toNanos();
                 List<Thread> threads = startHostileClients(hostile, tlsPort, wsPort, end);
@@ -633,15 +633,6 @@ class HostileLoadIT {
         return broken;
     }
 
-    private static long rssKib(long pid) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", ""));
-            }
-        }
-        throw new IOException("no VmRSS for " + pid);
-    }
-
     /** Samples the proxy's RSS and fd count every 100 ms on its own thread, keeping the peaks. */
     private static final class Sampler {
         private final long pid;
@@ -663,7 +654,7 @@ class HostileLoadIT {
         private void run() {
             while (running) {
                 try {
-                    maxRssKib.accumulateAndGet(rssKib(pid), Math::max);
+                    maxRssKib.accumulateAndGet(ProcStatus.rssKib(pid), Math::max);
                     maxFds.accumulateAndGet(ProcFds.count(pid), Math::max);
                 } catch (IOException | java.io.UncheckedIOException gone) {
                     return;
