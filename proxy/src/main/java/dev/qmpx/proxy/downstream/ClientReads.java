@@ -85,10 +85,10 @@ public final class ClientReads {
     }
 
     /** One non-blocking recvmsg on the socket behind the descriptor. */
-    public Read read(FileDescriptor socket) throws IOException {
+    public Read read(FileDescriptor socket, int maxBytes) throws IOException {
         int fd = FileDescriptorCast.using(socket).as(Integer.class);
         iovec.set(ValueLayout.ADDRESS, 0, data);
-        iovec.set(ValueLayout.JAVA_LONG, 8, BUFFER_SIZE);
+        iovec.set(ValueLayout.JAVA_LONG, 8, Math.min(maxBytes, BUFFER_SIZE));
         message.fill((byte) 0);
         message.set(ValueLayout.ADDRESS, 16, iovec);
         message.set(ValueLayout.JAVA_LONG, 24, 1L);

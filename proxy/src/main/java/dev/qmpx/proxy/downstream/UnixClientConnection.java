@@ -25,9 +25,18 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
 
     private final AFUNIXSocketChannel channel;
     private final UnixClients.Pool pool;
+    private final boolean admin;
     private final ClientReads reads;
     private final long outputLimit;
     private final Peer peer;
+    /**
+     * Bytes read per turn of the loop: parsing them is what a turn costs, and every ready client
+     * gets one read a turn, so other roles get small ones. With 64 KiB each, fifty flooding clients
+     * made turns of a hundred milliseconds and more (HostileLoadIT); an admin's own turn comes
+     * first ({@link #first}) and is not cut short.
+     */
+    private static final int ADMIN_READ = 64 * 1024;
+    private static final int OTHER_READ = 8 * 1024;
     private final ArrayDeque<ByteBuffer> output = new ArrayDeque<>();
     private long outputBytes;
     private EventLoop.Registration registration;
@@ -37,10 +46,11 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     /** Whether extra fds in one message were already logged for this client (logged once, not per message). */
     private boolean extraFdsLogged;
 
-    private UnixClientConnection(AFUNIXSocketChannel channel, UnixClients clients, UnixClients.Pool pool,
+    private UnixClientConnection(AFUNIXSocketChannel channel, UnixClients clients, boolean admin,
                                  long outputLimit, Peer peer) {
         this.channel = channel;
-        this.pool = pool;
+        this.admin = admin;
+        this.pool = clients.pool(admin);
         this.reads = clients.reads();
         this.outputLimit = outputLimit;
         this.peer = peer;
@@ -67,7 +77,7 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
             channel.close();
             return;
         }
-        UnixClientConnection connection = new UnixClientConnection(channel, clients, pool,
+        UnixClientConnection connection = new UnixClientConnection(channel, clients, role.isAdmin(),
                 guest.config().clientOutputLimit(), peer);
         try {
             connection.registration = guest.loop().register(channel, 0, connection);
@@ -105,6 +115,12 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
         }
     }
 
+    /** An admin's input is read before other clients' in a turn: management is never queued behind a flood. */
+    @Override
+    public boolean first() {
+        return admin;
+    }
+
     @Override
     public void failed(Exception e) {
         LOG.log(Level.WARNING, "client connection failed (" + peer + ")", e);
@@ -112,16 +128,16 @@ public final class UnixClientConnection implements ClientTransport, EventLoop.Ha
     }
 
     /**
-     * One read (64 KiB at most) per readiness event: epoll is level-triggered, so a client with more
-     * waiting is read again once every other ready client has had its turn. Parsing is what a read
-     * costs; with eight reads a turn, forty flooding clients held an admin's round trip past a
-     * second (HostileLoadIT).
+     * One read ({@link #ADMIN_READ} or {@link #OTHER_READ} at most) per readiness event: epoll is
+     * level-triggered, so a client with more waiting is read again once every other ready client
+     * has had its turn. With eight reads of 64 KiB a turn, forty flooding clients held an admin's
+     * round trip past a second (HostileLoadIT).
      */
     private void read() {
         if (reading && !closed) {
             ClientReads.Read read;
             try {
-                read = reads.read(channel.getFileDescriptor());
+                read = reads.read(channel.getFileDescriptor(), admin ? ADMIN_READ : OTHER_READ);
             } catch (IOException e) {
                 close("read failed: " + reason(e));
                 return;

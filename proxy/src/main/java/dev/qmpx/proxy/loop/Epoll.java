@@ -32,7 +32,7 @@ final class Epoll implements AutoCloseable {
     private static final int EFD_NONBLOCK = 0x800;
     private static final int EINTR = 4;
     private static final int EVENT_SIZE = 12; // struct epoll_event is packed on x86_64
-    private static final int MAX_EVENTS = 256;
+    static final int MAX_EVENTS = 256;
     /** The data of the wake-up eventfd's events; registrations use generation << 32 | fd, never -1. */
     private static final long WAKE_DATA = -1L;
 

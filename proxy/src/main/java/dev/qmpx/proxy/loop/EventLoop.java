@@ -42,6 +42,16 @@ public final class EventLoop implements Executor {
 
         /** The handler threw: release what it holds. The loop itself goes on. */
         void failed(Exception e);
+
+        /**
+         * Whether this handler's events are dispatched before the others of the same turn (QEMU's
+         * monitor, admin clients): a turn that parses many flooding clients' input would otherwise
+         * make a management client wait for all of them twice, once for its command and once for
+         * QEMU's reply.
+         */
+        default boolean first() {
+            return false;
+        }
     }
 
     /** A socket registered with the loop. Use and cancel it on the loop thread. */
@@ -133,6 +143,9 @@ public final class EventLoop implements Executor {
      */
     private final AtomicBoolean wakeupPending = new AtomicBoolean();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
+    /** The turn's events whose handlers are not {@link Handler#first}, dispatched after those that are. */
+    private final long[] laterData = new long[Epoll.MAX_EVENTS];
+    private final int[] laterEvents = new int[Epoll.MAX_EVENTS];
     private volatile boolean stopping;
     private int generations;
 
@@ -225,8 +238,18 @@ public final class EventLoop implements Executor {
             try {
                 long timeout = runTimers();
                 int n = epoll.await(tasks.isEmpty() ? (int) Math.min(timeout, Integer.MAX_VALUE) : 0);
+                int later = 0;
                 for (int i = 0; i < n; i++) {
-                    dispatch(epoll.readyData(i), epoll.readyEvents(i));
+                    long data = epoll.readyData(i);
+                    if (first(data)) {
+                        dispatch(data, epoll.readyEvents(i));
+                    } else {
+                        laterData[later] = data;
+                        laterEvents[later++] = epoll.readyEvents(i);
+                    }
+                }
+                for (int i = 0; i < later; i++) {
+                    dispatch(laterData[i], laterEvents[i]);
                 }
                 // Only after the eventfd is drained (readyData): cleared before, a wake-up written in
                 // between would be drained while its flag stayed set, and every later execute() from
@@ -238,6 +261,11 @@ public final class EventLoop implements Executor {
                 break;
             }
         }
+    }
+
+    private boolean first(long data) {
+        Registration registration = data == -1L ? null : registrations.get((int) data);
+        return registration != null && registration.handler.first();
     }
 
     private void dispatch(long data, int events) {

@@ -29,7 +29,7 @@ class ClientReadsTest {
             pair.getSocket2().configureBlocking(false);
 
             ClientReads reads = new ClientReads();
-            ClientReads.Read read = reads.read(pair.getSocket2().getFileDescriptor());
+            ClientReads.Read read = reads.read(pair.getSocket2().getFileDescriptor(), 64 * 1024);
             try {
                 assertEquals("{\"execute\": \"getfd\"}", new String(reads.buffer(), 0, read.length(), StandardCharsets.US_ASCII));
                 assertEquals(ClientReads.MAX_FDS_PER_MESSAGE, read.fds().length,
@@ -39,9 +39,9 @@ class ClientReadsTest {
             } finally {
                 Arrays.stream(read.fds()).forEach(PendingFds::close);
             }
-            assertEquals(0, reads.read(pair.getSocket2().getFileDescriptor()).length(), "nothing more is waiting");
+            assertEquals(0, reads.read(pair.getSocket2().getFileDescriptor(), 64 * 1024).length(), "nothing more is waiting");
             pair.getSocket1().close();
-            assertEquals(-1, reads.read(pair.getSocket2().getFileDescriptor()).length(), "end of stream");
+            assertEquals(-1, reads.read(pair.getSocket2().getFileDescriptor(), 64 * 1024).length(), "end of stream");
         }
     }
 }
