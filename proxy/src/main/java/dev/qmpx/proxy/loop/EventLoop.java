@@ -144,7 +144,7 @@ public final class EventLoop implements Executor {
     private final AtomicBoolean wakeupPending = new AtomicBoolean();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     /** The turn's events whose handlers are not {@link Handler#first}, dispatched after those that are. */
-    private final long[] laterData = new long[Epoll.MAX_EVENTS];
+    private final Registration[] laterRegistrations = new Registration[Epoll.MAX_EVENTS];
     private final int[] laterEvents = new int[Epoll.MAX_EVENTS];
     private volatile boolean stopping;
     private int generations;
@@ -240,16 +240,20 @@ public final class EventLoop implements Executor {
                 int n = epoll.await(tasks.isEmpty() ? (int) Math.min(timeout, Integer.MAX_VALUE) : 0);
                 int later = 0;
                 for (int i = 0; i < n; i++) {
-                    long data = epoll.readyData(i);
-                    if (first(data)) {
-                        dispatch(data, epoll.readyEvents(i));
+                    Registration registration = current(epoll.readyData(i));
+                    if (registration == null) {
+                        continue;
+                    }
+                    if (registration.handler.first()) {
+                        dispatch(registration, epoll.readyEvents(i));
                     } else {
-                        laterData[later] = data;
+                        laterRegistrations[later] = registration;
                         laterEvents[later++] = epoll.readyEvents(i);
                     }
                 }
                 for (int i = 0; i < later; i++) {
-                    dispatch(laterData[i], laterEvents[i]);
+                    dispatch(laterRegistrations[i], laterEvents[i]);
+                    laterRegistrations[i] = null;
                 }
                 // Only after the eventfd is drained (readyData): cleared before, a wake-up written in
                 // between would be drained while its flag stayed set, and every later execute() from
@@ -263,14 +267,15 @@ public final class EventLoop implements Executor {
         }
     }
 
-    private boolean first(long data) {
+    /** The registration an event is for, or null for the eventfd or a socket no longer registered. */
+    private Registration current(long data) {
         Registration registration = data == -1L ? null : registrations.get((int) data);
-        return registration != null && registration.handler.first();
+        return registration == null || registration.generation != (int) (data >>> 32) ? null : registration;
     }
 
-    private void dispatch(long data, int events) {
-        Registration registration = data == -1L ? null : registrations.get((int) data);
-        if (registration == null || registration.cancelled || registration.generation != (int) (data >>> 32)) {
+    /** A registration cancelled by an earlier handler of the same turn is skipped. */
+    private void dispatch(Registration registration, int events) {
+        if (registration.cancelled) {
             return;
         }
         // epoll reports a hang-up whatever the interest: it is passed on as READ, so that the
