@@ -72,8 +72,7 @@ public final class JsonSocketServer {
     /** Taken on the accepting thread, given back by the connection's thread when it ends. */
     private final Semaphore connectionSlots = new Semaphore(MAX_CONNECTIONS);
     /** The accepting thread's own. */
-    private long refusedSinceLog;
-    private long lastRefusalLog;
+    private final RefusalCount refusals = new RefusalCount();
 
     public JsonSocketServer(String name, AFUNIXServerSocket server, SessionFactory factory) {
         this.name = name;
@@ -138,12 +137,10 @@ public final class JsonSocketServer {
         } catch (IOException e) {
             LOG.log(Level.FINE, name + ": closing a refused connection", e);
         }
-        refusedSinceLog++;
-        if (System.nanoTime() - lastRefusalLog > 10_000_000_000L) {
-            lastRefusalLog = System.nanoTime();
+        long refused = refusals.refused();
+        if (refused > 0) {
             LOG.warning(name + ": " + MAX_CONNECTIONS + " connections are open, the most one socket serves; refused "
-                    + refusedSinceLog + " connection(s) since the last such line");
-            refusedSinceLog = 0;
+                    + refused + " connection(s) since the last such line");
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.qmpx.proxy.downstream;
 
+import dev.qmpx.broker.wire.RefusalCount;
+
 import java.util.logging.Logger;
 
 /**
@@ -13,8 +15,6 @@ import java.util.logging.Logger;
  */
 public final class UnixClients {
     private static final Logger LOG = Logger.getLogger(UnixClients.class.getName());
-    /** A refusal is logged at once, then at most this often, with how many it stands for. */
-    private static final long REFUSAL_LOG_NANOS = 10_000_000_000L;
 
     public static final int DEFAULT_MAX = 64;
 
@@ -22,8 +22,7 @@ public final class UnixClients {
     private final int max;
     private final Pool admins = new Pool("admin");
     private final Pool others = new Pool("non-admin");
-    private long lastRefusalLog = System.nanoTime() - REFUSAL_LOG_NANOS;
-    private int refusedSinceLog;
+    private final RefusalCount refusals = new RefusalCount();
 
     public UnixClients(int max) {
         this.max = max;
@@ -48,14 +47,11 @@ public final class UnixClients {
             pool.connected++;
             return true;
         }
-        refusedSinceLog++;
-        long now = System.nanoTime();
-        if (now - lastRefusalLog >= REFUSAL_LOG_NANOS) {
-            LOG.warning(guest + ": refused " + refusedSinceLog + " unix client(s) since the last such line: "
+        long refused = refusals.refused();
+        if (refused > 0) {
+            LOG.warning(guest + ": refused " + refused + " unix client(s) since the last such line: "
                     + pool.connected + " " + pool.name + " clients connected, --max-clients " + max + " (latest: "
                     + peer + ")");
-            lastRefusalLog = now;
-            refusedSinceLog = 0;
         }
         return false;
     }
