@@ -26,6 +26,7 @@ import dev.qmpx.proxy.paths.TargetFdsets;
 import dev.qmpx.proxy.paths.PathPreparation;
 import dev.qmpx.proxy.orchestration.SnapshotRequest;
 
+import dev.qmpx.proxy.loop.EventLoop;
 import dev.qmpx.proxy.policy.ArgumentRule;
 import dev.qmpx.proxy.policy.Role;
 import dev.qmpx.qmp.catalogue.CommandCatalogue;
@@ -80,6 +81,11 @@ public final class ClientSession {
     private boolean scheduled;
     /** Why the job this client took was taken back (idle, --job-max, job-break): its next command is told. */
     private String jobRevoked;
+    /**
+     * Closes a client that does not negotiate; cancelled once it has, or has gone, so that a closed
+     * session (its unfinished input included) is not kept until the bound.
+     */
+    private EventLoop.Timer negotiationTimer;
 
     /** A client's session, with the role the policy gives its peer. */
     public ClientSession(Guest guest, ClientTransport transport) {
@@ -138,7 +144,7 @@ public final class ClientSession {
         transport.send(greetingLine);
         transport.setReading(true);
         long bound = guest.config().timeouts().negotiationMillis();
-        guest.loop().schedule(bound, () -> {
+        negotiationTimer = guest.loop().schedule(bound, () -> {
             if (!negotiated && !closed) {
                 LOG.info(guest.config().name() + ": " + name() + " disconnected: no qmp_capabilities within "
                         + bound / 1000 + " s (--negotiation-timeout) (" + transport.peer() + ")");
@@ -333,8 +339,7 @@ public final class ClientSession {
                         return;
                     }
                 }
-                FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds(),
-                        Role.ADMIN.name().equals(role.name()));
+                FdCommands.Prepared prepared = FdCommands.prepare(command, fds, guest.fdsetIds(), role.isAdmin());
                 switch (prepared) {
                     case FdCommands.Answer answer -> {
                         guest.audit(this, command.name(), "refused", System.nanoTime());
@@ -492,9 +497,16 @@ public final class ClientSession {
                     "Capabilities negotiation is already complete, command ignored")));
         } else {
             negotiated = true;
+            stopNegotiationTimer();
             JsonNode enable = command.arguments().get("enable");
             oobEnabled = enable != null && !enable.isEmpty();
             answer(QmpWire.returnLine(command.rawId(), "{}"));
+        }
+    }
+
+    private void stopNegotiationTimer() {
+        if (negotiationTimer != null) {
+            negotiationTimer.cancel();
         }
     }
 
@@ -603,6 +615,7 @@ public final class ClientSession {
             return;
         }
         closed = true;
+        stopNegotiationTimer();
         held.clear();
         queued.forEach(Outgoing::closeFds);
         queued.clear();
